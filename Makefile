@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Everything else here is what those two are made of.
+
+CARGO ?= cargo
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# nextest runs test binaries in parallel; plain `cargo test` when absent.
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: help build test test-rust lint fmt tools
+
+help:
+	@echo "make run    start the services natively on deploy/flags"
+	@echo "make test   run every test (installs what the tests need)"
+	@echo "make lint   rustfmt check and clippy with warnings denied"
+	@echo "make build  build every crate and test"
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+# Tools the tests drive: Python clients and protoc in .venv.
+tools:
+	@tools/venv.sh
+
+test: tools
+	$(CARGO) build --workspace --all-targets
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace --no-fail-fast
+else
+	$(CARGO) test --workspace --no-fail-fast
+endif
+	$(CARGO) test --workspace --doc
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
