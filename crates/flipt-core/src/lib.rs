@@ -6,6 +6,11 @@
 //! request against one flag exactly as Flipt's client-side engine does, so
 //! server-side and client-side evaluation always agree.
 
+pub mod engine;
 pub mod model;
 
+pub use engine::{
+    BatchError, BatchItem, BatchOutcome, EvaluationError, evaluate_batch, evaluate_boolean,
+    evaluate_variant,
+};
 pub use model::*;

@@ -168,6 +168,27 @@ pub struct Constraint {
     pub value: String,
 }
 
+impl Constraint {
+    /// A constraint with an empty id, its operator parsed from `operator_name`
+    /// (unknown names become [`Operator::Unknown`]).
+    pub fn new(
+        comparison: ComparisonType,
+        property: impl Into<String>,
+        operator_name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Constraint {
+        let operator_name = operator_name.into();
+        Constraint {
+            id: String::new(),
+            comparison,
+            property: property.into(),
+            operator: Operator::parse(&operator_name),
+            operator_name,
+            value: value.into(),
+        }
+    }
+}
+
 /// A named set of constraints that an entity matches or not.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Segment {
@@ -284,7 +305,11 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 
 /// Resolves a namespace key as sent by a client: empty means `default`.
 pub fn resolve_namespace(key: &str) -> &str {
-    if key.is_empty() { DEFAULT_NAMESPACE } else { key }
+    if key.is_empty() {
+        DEFAULT_NAMESPACE
+    } else {
+        key
+    }
 }
 
 /// Context properties of an evaluation request.
