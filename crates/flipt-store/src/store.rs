@@ -1,0 +1,398 @@
+//! The live flag state: the current snapshot, reloaded when files change.
+//!
+//! A [`Store`] loads the directory once at start (a failure there is
+//! returned: a service without flags cannot answer), then a background task
+//! reloads it when the file watcher reports a change (debounced, since
+//! editors and `git checkout` write in bursts) and on a poll interval, the
+//! fallback for file systems without change events (network mounts, some
+//! container volumes). A reload first fingerprints the files; identical
+//! files are not parsed again. An invalid reload keeps the last good
+//! snapshot and reports the problems once, until the files change again.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use arc_swap::ArcSwap;
+use tokio::{
+    sync::{Notify, broadcast, watch},
+    task::JoinHandle,
+    time::{Instant, MissedTickBehavior},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    discover::{Fingerprint, read_tree},
+    error::{Issue, LoadError},
+    load::build,
+    snapshot::Snapshot,
+};
+
+/// Called after every reload attempt that read changed files (and after the
+/// initial load), e.g. to update metrics.
+pub type ReloadHook = Arc<dyn Fn(&ReloadEvent) + Send + Sync>;
+
+/// How a [`Store`] watches its directory.
+#[derive(Clone)]
+pub struct StoreOptions {
+    /// Re-read the directory this often; zero turns polling off. Flipt's
+    /// local storage polls every 30 s.
+    pub poll_interval: Duration,
+    /// Quiet time after the last file event before reloading.
+    pub debounce: Duration,
+    /// Use file-system change events (in addition to polling).
+    pub watch: bool,
+    /// Called on every reload outcome.
+    pub on_reload: Option<ReloadHook>,
+}
+
+impl StoreOptions {
+    /// Watching on, the given poll interval, a 250 ms debounce, no hook.
+    pub fn new(poll_interval: Duration) -> Self {
+        Self {
+            poll_interval,
+            debounce: Duration::from_millis(250),
+            watch: true,
+            on_reload: None,
+        }
+    }
+
+    /// Sets the hook called on every reload outcome.
+    pub fn on_reload(mut self, hook: impl Fn(&ReloadEvent) + Send + Sync + 'static) -> Self {
+        self.on_reload = Some(Arc::new(hook));
+        self
+    }
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(30))
+    }
+}
+
+impl fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("poll_interval", &self.poll_interval)
+            .field("debounce", &self.debounce)
+            .field("watch", &self.watch)
+            .field("on_reload", &self.on_reload.is_some())
+            .finish()
+    }
+}
+
+/// What a load attempt produced.
+#[derive(Debug, Clone)]
+pub enum ReloadEvent {
+    /// The files are valid. `changed` is false when they serve the same
+    /// content as the current snapshot (which is then kept).
+    Loaded {
+        /// When the load finished.
+        at: SystemTime,
+        /// Namespaces in the snapshot now current.
+        namespaces: usize,
+        /// Flags in the snapshot now current.
+        flags: usize,
+        /// Whether a new snapshot was published.
+        changed: bool,
+    },
+    /// The files are invalid; the previous snapshot stays current.
+    Failed {
+        /// When the load finished.
+        at: SystemTime,
+        /// Every problem found.
+        error: LoadError,
+    },
+}
+
+/// Result of [`Store::reload`].
+#[derive(Debug, Clone)]
+pub enum ReloadOutcome {
+    /// The files are byte-for-byte what the previous attempt read: nothing
+    /// was parsed and nothing reported.
+    Skipped,
+    /// Valid files serving the same content: the snapshot was kept.
+    Unchanged,
+    /// A new snapshot was published.
+    Updated,
+    /// Invalid files: the last good snapshot was kept.
+    Failed(LoadError),
+}
+
+/// Counters of reload outcomes, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadStats {
+    /// Successful loads, including the initial one.
+    pub successes: u64,
+    /// Failed reloads.
+    pub failures: u64,
+    /// When the last successful load finished.
+    pub last_success: Option<SystemTime>,
+    /// When the last failed reload finished.
+    pub last_failure: Option<SystemTime>,
+    /// Flags in the current snapshot.
+    pub flags_loaded: usize,
+}
+
+struct Shared {
+    root: PathBuf,
+    current: ArcSwap<Snapshot>,
+    updates: watch::Sender<Snapshot>,
+    events: broadcast::Sender<ReloadEvent>,
+    stats: Mutex<ReloadStats>,
+    hook: Option<ReloadHook>,
+    /// Fingerprint of the last files read; also serialises reloads.
+    last_read: tokio::sync::Mutex<Fingerprint>,
+}
+
+/// Handle to the live flag state of one directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.shared.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Loads `root` and starts watching it. Returns the store and the
+    /// background task, which ends when `cancel` is cancelled.
+    ///
+    /// # Errors
+    /// The initial load failed: the directory is missing or unreadable, or
+    /// its flag files are invalid.
+    pub async fn start(
+        root: impl Into<PathBuf>,
+        options: StoreOptions,
+        cancel: CancellationToken,
+    ) -> Result<(Store, JoinHandle<()>), LoadError> {
+        let root = root.into();
+        // Watch before the initial read, so that no change after the read
+        // can go unnoticed (a change during it costs one extra re-read).
+        let changed = Arc::new(Notify::new());
+        let watcher = if options.watch {
+            crate::watcher::start_watcher(&root, Arc::clone(&changed))
+        } else {
+            None
+        };
+        let (fingerprint, snapshot) = read_and_build(root.clone()).await?;
+        let (updates, _) = watch::channel(snapshot.clone());
+        let (events, _) = broadcast::channel(16);
+        let store = Store {
+            shared: Arc::new(Shared {
+                root,
+                current: ArcSwap::from_pointee(snapshot.clone()),
+                updates,
+                events,
+                stats: Mutex::new(ReloadStats::default()),
+                hook: options.on_reload.clone(),
+                last_read: tokio::sync::Mutex::new(fingerprint),
+            }),
+        };
+        store.record(ReloadEvent::Loaded {
+            at: SystemTime::now(),
+            namespaces: snapshot.namespace_count(),
+            flags: snapshot.flag_count(),
+            changed: true,
+        });
+        tracing::info!(
+            path = %store.shared.root.display(),
+            namespaces = snapshot.namespace_count(),
+            flags = snapshot.flag_count(),
+            "flag files loaded"
+        );
+        let task = tokio::spawn(crate::watcher::run(
+            store.clone(),
+            options,
+            cancel,
+            changed,
+            watcher,
+        ));
+        Ok((store, task))
+    }
+
+    /// The flag directory.
+    pub fn root(&self) -> &Path {
+        &self.shared.root
+    }
+
+    /// The current snapshot.
+    pub fn current(&self) -> Snapshot {
+        Snapshot::clone(&self.shared.current.load())
+    }
+
+    /// A receiver that sees every newly published snapshot.
+    pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
+        self.shared.updates.subscribe()
+    }
+
+    /// A receiver of reload outcomes from now on (slow receivers may lag and
+    /// miss some; [`Store::stats`] never does).
+    pub fn events(&self) -> broadcast::Receiver<ReloadEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// Counters of reload outcomes so far.
+    pub fn stats(&self) -> ReloadStats {
+        *self
+            .shared
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads the directory now and publishes a new snapshot if the files
+    /// changed and are valid. Reloads never run concurrently.
+    pub async fn reload(&self) -> ReloadOutcome {
+        let mut last_read = self.shared.last_read.lock().await;
+        let (fingerprint, result) = reread(self.shared.root.clone(), *last_read).await;
+        *last_read = fingerprint;
+        let Some(result) = result else {
+            return ReloadOutcome::Skipped;
+        };
+        match result {
+            Ok(snapshot) => {
+                let changed = !snapshot.same_content(&self.current());
+                if changed {
+                    self.shared.current.store(Arc::new(snapshot.clone()));
+                    self.shared.updates.send_replace(snapshot.clone());
+                    tracing::info!(
+                        path = %self.shared.root.display(),
+                        namespaces = snapshot.namespace_count(),
+                        flags = snapshot.flag_count(),
+                        "flag files reloaded"
+                    );
+                }
+                let current = self.current();
+                self.record(ReloadEvent::Loaded {
+                    at: SystemTime::now(),
+                    namespaces: current.namespace_count(),
+                    flags: current.flag_count(),
+                    changed,
+                });
+                if changed {
+                    ReloadOutcome::Updated
+                } else {
+                    ReloadOutcome::Unchanged
+                }
+            }
+            Err(error) => {
+                tracing::warn!(
+                    path = %self.shared.root.display(),
+                    problems = error.issues().len(),
+                    "flag files invalid; keeping the last good snapshot"
+                );
+                for issue in error.issues() {
+                    tracing::warn!(
+                        file = %issue.file,
+                        line = issue.line,
+                        problem = %issue.message,
+                        "invalid flag file"
+                    );
+                }
+                self.record(ReloadEvent::Failed {
+                    at: SystemTime::now(),
+                    error: error.clone(),
+                });
+                ReloadOutcome::Failed(error)
+            }
+        }
+    }
+
+    /// Updates the counters, then tells the hook and event subscribers.
+    fn record(&self, event: ReloadEvent) {
+        {
+            let mut stats = self
+                .shared
+                .stats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &event {
+                ReloadEvent::Loaded { at, flags, .. } => {
+                    stats.successes += 1;
+                    stats.last_success = Some(*at);
+                    stats.flags_loaded = *flags;
+                }
+                ReloadEvent::Failed { at, .. } => {
+                    stats.failures += 1;
+                    stats.last_failure = Some(*at);
+                }
+            }
+        }
+        if let Some(hook) = &self.shared.hook {
+            hook(&event);
+        }
+        // No subscriber is fine: events are optional.
+        let _ = self.shared.events.send(event);
+    }
+}
+
+/// Reads the tree and builds a snapshot on a blocking thread.
+async fn read_and_build(root: PathBuf) -> Result<(Fingerprint, Snapshot), LoadError> {
+    let label = root.display().to_string();
+    let (fingerprint, result) = blocking(label, move || {
+        let read = read_tree(&root);
+        (read.fingerprint, read.files.and_then(|files| build(&files)))
+    })
+    .await?;
+    Ok((fingerprint, result?))
+}
+
+/// Like [`read_and_build`], but when the files' fingerprint equals
+/// `last_read` nothing is parsed and the result is `None`.
+async fn reread(
+    root: PathBuf,
+    last_read: Fingerprint,
+) -> (Fingerprint, Option<Result<Snapshot, LoadError>>) {
+    let label = root.display().to_string();
+    let attempt = blocking(label, move || {
+        let read = read_tree(&root);
+        if read.fingerprint == last_read {
+            return (read.fingerprint, None);
+        }
+        let result = read.files.and_then(|files| build(&files));
+        (read.fingerprint, Some(result))
+    })
+    .await;
+    // After a loader failure, make sure the next attempt is not skipped.
+    attempt.unwrap_or_else(|err| (Fingerprint::NONE, Some(Err(err))))
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    label: String,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, LoadError> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| {
+        // Only a panic in the loader gets here.
+        LoadError::from(Issue::file(label, format!("loader failed: {err}")))
+    })
+}
+
+/// Waits for the next poll tick, or forever when polling is off.
+pub(crate) async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// A poll interval that first fires one period from now.
+pub(crate) fn poll_timer(period: Duration) -> Option<tokio::time::Interval> {
+    if period.is_zero() {
+        return None;
+    }
+    let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    Some(interval)
+}

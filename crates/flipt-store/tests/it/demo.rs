@@ -1,0 +1,1 @@
+//! The demo flag set in deploy/flags.

@@ -1,0 +1,8 @@
+//! Integration tests of flipt-store: loading, validation messages, merging,
+//! versions, reload, and the demo flag set.
+
+mod demo;
+mod invalid;
+mod loading;
+mod reload;
+mod support;
