@@ -1,0 +1,3 @@
+//! Integration tests of flipt-core.
+
+mod conformance;
