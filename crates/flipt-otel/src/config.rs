@@ -19,7 +19,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { level: "INFO".to_owned(), encoding: LogEncoding::Console }
+        Self {
+            level: "INFO".to_owned(),
+            encoding: LogEncoding::Console,
+        }
     }
 }
 
@@ -114,7 +117,10 @@ pub struct OtlpConfig {
 
 impl Default for OtlpConfig {
     fn default() -> Self {
-        Self { endpoint: "http://localhost:4317".to_owned(), headers: BTreeMap::new() }
+        Self {
+            endpoint: "http://localhost:4317".to_owned(),
+            headers: BTreeMap::new(),
+        }
     }
 }
 
@@ -128,6 +134,8 @@ pub struct JaegerConfig {
 
 impl Default for JaegerConfig {
     fn default() -> Self {
-        Self { host: "localhost".to_owned() }
+        Self {
+            host: "localhost".to_owned(),
+        }
     }
 }

@@ -3,5 +3,70 @@
 //!
 //! "Telemetry" in this project means only the anonymous usage ping; metrics,
 //! logs and traces are "observability" and live here.
+//!
+//! # Design
+//!
+//! Every service serves gRPC and HTTP from one axum router, and calls other
+//! services through `tonic::transport::Channel`s, so all instrumentation is
+//! plain tower layers over `http` requests (gRPC metadata is HTTP/2 headers,
+//! the gRPC status is the `grpc-status` header of the response head or
+//! trailers):
+//!
+//! * Metrics: a per-service [`prometheus::Registry`] from
+//!   [`metrics::service_registry`], injected, never the default registry.
+//!   [`metrics::GrpcServerMetrics`] / [`metrics::GrpcClientMetrics`] register
+//!   the go-grpc-prometheus families and give a [`metrics::GrpcMetricsLayer`].
+//! * Traces: a per-service [`trace::ServiceTracing`] holds the tracer
+//!   provider (resource with that service's `service.name`), its tracer and
+//!   its propagator. The server and client layers create OpenTelemetry spans
+//!   directly with that tracer, so two services in one test process export
+//!   under their own names. The server span is made current while the
+//!   handler's future is polled (`Context::current()` inside handlers) and
+//!   stored in the request extensions as [`trace::ServerContext`].
+//! * Logs: [`init`] installs the one global `tracing` subscriber (binaries
+//!   only): log lines plus, when tracing is enabled, a `tracing-opentelemetry`
+//!   layer on the service's tracer, so `#[instrument]` spans join the trace.
+//!
+//! # Wiring a service
+//!
+//! ```no_run
+//! # async fn run(config_log: flipt_otel::config::LogConfig,
+//! #     config_tracing: flipt_otel::config::TracingConfig,
+//! #     metrics_enabled: bool,
+//! #     env: std::collections::HashMap<String, String>,
+//! #     grpc_routes: axum::Router,
+//! #     channel: tonic::transport::Channel) -> Result<(), flipt_otel::OtelError> {
+//! use flipt_otel::metrics::{GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics};
+//! use tower::ServiceBuilder;
+//!
+//! let guard = flipt_otel::init("flipt-evaluation", "1.0.0", &config_log, &config_tracing, &env)?;
+//! let registry = flipt_otel::metrics::service_registry("flipt-evaluation", "1.0.0")?;
+//! let server_metrics = metrics_enabled.then(|| GrpcServerMetrics::register(&registry)).transpose()?;
+//! let client_metrics = metrics_enabled.then(|| GrpcClientMetrics::register(&registry)).transpose()?;
+//!
+//! let router = grpc_routes
+//!     .layer(GrpcMetricsLayer::from(server_metrics))
+//!     .layer(guard.tracing().server_layer())
+//!     .merge(flipt_otel::metrics::metrics_router(registry.clone()));
+//! let cache_channel = ServiceBuilder::new()
+//!     .layer(guard.tracing().client_layer())
+//!     .layer(GrpcMetricsLayer::from(client_metrics))
+//!     .service(channel);
+//! # let _ = (router, cache_channel);
+//! // ... serve until shutdown ...
+//! guard.shutdown().await
+//! # }
+//! ```
 
+mod body;
 pub mod config;
+mod error;
+pub mod grpc;
+pub mod metrics;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod trace;
+
+pub use body::ObservedBody;
+pub use error::OtelError;
+pub use trace::{ObservabilityGuard, ServiceTracing, init};
