@@ -1,0 +1,275 @@
+//! Typed configuration shared by every service binary.
+//!
+//! [`Config<S>`] holds the sections every service has (`server`, `log`,
+//! `metrics`, `tracing`, `meta`, `services`) and the service's own sections
+//! `S` (a [`ServiceConfig`]) as further top-level sections. [`Loader`] reads
+//! defaults, then the YAML file given with `--config`, then `FLIPT_*` env
+//! vars from an explicit map (DESIGN.md §3):
+//!
+//! * env name = `FLIPT_` + dotted key upper-cased with `.` → `_`, looked up
+//!   in the set of known keys (derived from the serialized defaults);
+//! * map-valued keys take one var per entry:
+//!   `FLIPT_TRACING_OTLP_HEADERS_X_API_KEY=k` sets header `x-api-key`
+//!   (entry name lower-cased, `_` → `-`);
+//! * lists from env are space separated
+//!   (`FLIPT_TRACING_PROPAGATORS="tracecontext baggage"`);
+//! * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`,
+//!   sets `tracing.otlp.endpoint` unless `FLIPT_TRACING_OTLP_ENDPOINT` is set;
+//! * a truthy `DO_NOT_TRACK` turns `meta.telemetry_enabled` off;
+//! * a file string that is exactly `${VAR}` is replaced by that env var, as
+//!   in Flipt.
+//!
+//! Unknown keys, in the file or as `FLIPT_*` vars, are warnings returned in
+//! [`Loaded::warnings`] (logged once logging is up). Bad values are a
+//! [`ConfigError`] that prints as one line.
+
+pub mod duration;
+mod error;
+mod keys;
+mod load;
+pub mod port;
+mod print;
+mod secret;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use error::{ConfigError, EXIT_CONFIG, EXIT_USAGE, InvalidValue};
+pub use flipt_otel::config::{
+    JaegerConfig, LogConfig, LogEncoding, MetricsConfig, OtlpConfig, Propagator, TracingConfig,
+    TracingExporter,
+};
+pub use keys::{ENV_PREFIX, env_name};
+pub use load::{Loaded, Loader, known_keys, load_from};
+pub use print::to_yaml;
+pub use secret::{MASK, Secret};
+
+/// Default gRPC port of `flipt-evaluation` (Flipt's).
+pub const EVALUATION_GRPC_PORT: u16 = 9000;
+/// Default HTTP port of `flipt-evaluation` (Flipt's).
+pub const EVALUATION_HTTP_PORT: u16 = 8080;
+/// Default gRPC port of `flipt-cache`.
+pub const CACHE_GRPC_PORT: u16 = 9001;
+/// Default HTTP port of `flipt-cache`.
+pub const CACHE_HTTP_PORT: u16 = 8081;
+/// Default gRPC port of `flipt-telemetry-reporter`.
+pub const TELEMETRY_REPORTER_GRPC_PORT: u16 = 9002;
+/// Default HTTP port of `flipt-telemetry-reporter`.
+pub const TELEMETRY_REPORTER_HTTP_PORT: u16 = 8082;
+
+/// A service's own configuration sections, loaded next to the common ones.
+///
+/// Each field of the implementing struct is a top-level section (`storage`,
+/// `cache`, `telemetry`); it must not reuse a common section name. Derive
+/// `Serialize`/`Deserialize` with `#[serde(default)]` and without
+/// `deny_unknown_fields` at the top level (the loader reports unknown keys
+/// itself). Wrap secrets in [`Secret`], durations with [`duration`].
+pub trait ServiceConfig:
+    Serialize + DeserializeOwned + Default + Clone + fmt::Debug + Send + Sync + 'static
+{
+    /// Binary and `service.name`, e.g. `flipt-cache`.
+    const SERVICE_NAME: &'static str;
+    /// Default `server.grpc_port`.
+    const DEFAULT_GRPC_PORT: u16;
+    /// Default `server.http_port`.
+    const DEFAULT_HTTP_PORT: u16;
+
+    /// Checks what serde cannot (ranges, combinations) once the whole config
+    /// is parsed; may add warnings (deprecations).
+    fn validate(config: &Config<Self>, warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
+        let _ = (config, warnings);
+        Ok(())
+    }
+}
+
+/// The effective configuration of one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config<S> {
+    /// `server.*`
+    pub server: ServerConfig,
+    /// `log.*`
+    pub log: LogConfig,
+    /// `metrics.*`
+    pub metrics: MetricsConfig,
+    /// `tracing.*`
+    pub tracing: TracingConfig,
+    /// `meta.*`
+    pub meta: MetaConfig,
+    /// `services.*`: where the other services are.
+    pub services: ServicesConfig,
+    /// The service's own sections, flattened to the top level.
+    #[serde(flatten)]
+    pub service: S,
+}
+
+impl<S: ServiceConfig> Default for Config<S> {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::with_ports(S::DEFAULT_GRPC_PORT, S::DEFAULT_HTTP_PORT),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            tracing: TracingConfig::default(),
+            meta: MetaConfig::default(),
+            services: ServicesConfig::default(),
+            service: S::default(),
+        }
+    }
+}
+
+/// `server.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// `server.host`: address both listeners bind to.
+    pub host: String,
+    /// `server.grpc_port`
+    #[serde(deserialize_with = "port::deserialize")]
+    pub grpc_port: u16,
+    /// `server.http_port`: metrics, health and REST.
+    #[serde(deserialize_with = "port::deserialize")]
+    pub http_port: u16,
+    /// `server.shutdown_grace_period`: how long in-flight requests may take
+    /// to finish after SIGTERM/SIGINT before the process exits anyway.
+    #[serde(with = "duration")]
+    pub shutdown_grace_period: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults with the given ports.
+    pub fn with_ports(grpc_port: u16, http_port: u16) -> Self {
+        Self {
+            host: "0.0.0.0".to_owned(),
+            grpc_port,
+            http_port,
+            shutdown_grace_period: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::with_ports(EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT)
+    }
+}
+
+/// `meta.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetaConfig {
+    /// `meta.telemetry_enabled`: send the anonymous usage ping.
+    pub telemetry_enabled: bool,
+    /// `meta.state_directory`: where `telemetry.json` lives; empty means
+    /// the user config dir (`$XDG_CONFIG_HOME/flipt`), as in Flipt.
+    pub state_directory: PathBuf,
+}
+
+impl Default for MetaConfig {
+    fn default() -> Self {
+        Self {
+            telemetry_enabled: true,
+            state_directory: PathBuf::new(),
+        }
+    }
+}
+
+/// `services.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServicesConfig {
+    /// `services.cache.address`
+    pub cache: ServiceAddress,
+    /// `services.telemetry.address`: empty means don't report usage.
+    pub telemetry: ServiceAddress,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self {
+            cache: ServiceAddress::new(format!("http://127.0.0.1:{CACHE_GRPC_PORT}")),
+            telemetry: ServiceAddress::new(format!(
+                "http://127.0.0.1:{TELEMETRY_REPORTER_GRPC_PORT}"
+            )),
+        }
+    }
+}
+
+/// `services.<name>.*`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceAddress {
+    /// `services.<name>.address`: gRPC endpoint URL, `http://host:port`.
+    pub address: String,
+}
+
+impl ServiceAddress {
+    /// An address.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+        }
+    }
+
+    /// The address, or `None` when empty (the service is not to be called).
+    pub fn get(&self) -> Option<&str> {
+        let address = self.address.trim();
+        (!address.is_empty()).then_some(address)
+    }
+}
+
+/// Checks on the common sections that serde cannot express.
+fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
+    if config.server.host.trim().is_empty() {
+        return Err(InvalidValue::string(
+            "server.host",
+            &config.server.host,
+            "expected a host name or IP address",
+        ));
+    }
+    let ratio = config.tracing.sampling_ratio;
+    if !(0.0..=1.0).contains(&ratio) {
+        // Flipt's wording (internal/config/tracing.go).
+        return Err(InvalidValue::new(
+            "tracing.sampling_ratio",
+            ratio,
+            "sampling ratio should be a number between 0 and 1",
+        ));
+    }
+    for (key, address) in [
+        ("services.cache.address", &config.services.cache),
+        ("services.telemetry.address", &config.services.telemetry),
+    ] {
+        if let Some(value) = address.get()
+            && !is_http_url(value)
+        {
+            return Err(InvalidValue::string(
+                key,
+                value,
+                "expected an http:// or https:// URL such as http://127.0.0.1:9001",
+            ));
+        }
+    }
+    if config.tracing.enabled && config.tracing.exporter == TracingExporter::Jaeger {
+        // Flipt's deprecation text; spans still reach Jaeger, over OTLP.
+        warnings.push(
+            "\"tracing.exporter.jaeger\" is deprecated and will be removed in a future release."
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn is_http_url(value: &str) -> bool {
+    match value.parse::<http::Uri>() {
+        Ok(uri) => {
+            matches!(uri.scheme_str(), Some("http" | "https"))
+                && uri.host().is_some_and(|h| !h.is_empty())
+        }
+        Err(_) => false,
+    }
+}
