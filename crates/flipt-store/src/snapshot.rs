@@ -8,7 +8,10 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use flipt_core::{DEFAULT_NAMESPACE, Flag, Segment, resolve_namespace};
 
-use crate::{error::LookupError, version::namespace_version};
+use crate::{
+    error::LookupError,
+    version::{namespace_version, snapshot_etag},
+};
 
 /// One namespace of a snapshot.
 #[derive(Debug, PartialEq)]
@@ -17,6 +20,7 @@ pub struct Namespace {
     name: String,
     description: String,
     version: String,
+    etag: String,
     flags: BTreeMap<String, Arc<Flag>>,
     segments: BTreeMap<String, Arc<Segment>>,
 }
@@ -31,11 +35,13 @@ impl Namespace {
         segments: BTreeMap<String, Arc<Segment>>,
     ) -> Self {
         let version = namespace_version(&key, &name, &description, &segments, &flags);
+        let etag = snapshot_etag(&version);
         Self {
             key,
             name,
             description,
             version,
+            etag,
             flags,
             segments,
         }
@@ -61,6 +67,13 @@ impl Namespace {
     /// loading the same files compute the same version.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The ETag Flipt serves for this namespace's evaluation snapshot:
+    /// lowercase hex SHA-1 of [`Namespace::version`], sent unquoted and
+    /// compared exactly with `If-None-Match`.
+    pub fn etag(&self) -> &str {
+        &self.etag
     }
 
     /// The flag with this key.
@@ -191,6 +204,9 @@ mod tests {
         assert_eq!(ns.name(), "Default");
         assert_eq!(snap.flag_count(), 0);
         assert!(snap.same_content(&Snapshot::empty()));
+        assert_eq!(ns.etag(), crate::version::snapshot_etag(ns.version()));
+        assert_eq!(ns.etag().len(), 40);
+        assert_ne!(ns.etag(), ns.version());
     }
 
     #[test]

@@ -168,6 +168,12 @@ pub(crate) fn namespace_version(
     hex::encode(canon.0.finalize())
 }
 
+/// Flipt's snapshot ETag for a namespace version: hex SHA-1 of the version
+/// string itself (no length prefix), as Flipt computes it.
+pub(crate) fn snapshot_etag(version: &str) -> String {
+    hex::encode(Sha1::digest(version.as_bytes()))
+}
+
 /// A UUID-shaped id derived from `parts` (name-based, version 5 layout), so
 /// the same element gets the same id on every load and every replica.
 pub(crate) fn stable_id(parts: &[&str]) -> String {
@@ -202,6 +208,15 @@ mod tests {
         assert_ne!(a, stable_id(&["variant", "default", "flagb", "lue"]));
         assert_eq!(a.len(), 36);
         assert_eq!(&a[14..15], "5");
+    }
+
+    #[test]
+    fn etag_is_plain_sha1_of_the_version() {
+        // SHA-1("abc"), a published test vector.
+        assert_eq!(
+            snapshot_etag("abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
     }
 
     #[test]
