@@ -213,9 +213,19 @@ fn decode_rule(ctx: &mut Ctx<'_>, node: &Node, flag_prefix: &str, rank: usize) -
                 }
                 (SegmentOperator::Or, vec![s.text.clone()])
             }
-            _ => {
+            Value::Map(_) => {
                 let seg = Fields::of(ctx, segment, &prefix, "segment", RULE_SEGMENT_FIELDS)?;
                 segment_keys(ctx, &seg, &prefix, false)
+            }
+            _ => {
+                ctx.error(
+                    fields.line_of("segment"),
+                    format!(
+                        "{prefix}segment must be a segment key or a mapping with keys, not {}",
+                        segment.type_name()
+                    ),
+                );
+                (SegmentOperator::Or, Vec::new())
             }
         },
     };

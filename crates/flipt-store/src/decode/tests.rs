@@ -213,6 +213,7 @@ fn rule_and_rollout_shapes() {
       - distributions: []
       - segment: {keys: []}
       - segment: {keys: [x], operator: XOR}
+      - segment: [x]
   - key: b
     name: B
     type: BOOLEAN_FLAG_TYPE
@@ -229,9 +230,10 @@ fn rule_and_rollout_shapes() {
             "f.yml:5: flag \"a\": rule 1: segment is required",
             "f.yml:6: flag \"a\": rule 2: segment keys must not be empty",
             "f.yml:7: flag \"a\": rule 3: operator \"XOR\" is not one of OR_SEGMENT_OPERATOR, AND_SEGMENT_OPERATOR",
-            "f.yml:12: flag \"b\": rollout 1: exactly one of segment or threshold is required",
-            "f.yml:13: flag \"b\": rollout 2: exactly one of segment or threshold is required",
-            "f.yml:15: flag \"b\": rollout 3: segment key or keys is required",
+            "f.yml:8: flag \"a\": rule 4: segment must be a segment key or a mapping with keys, not a list",
+            "f.yml:13: flag \"b\": rollout 1: exactly one of segment or threshold is required",
+            "f.yml:14: flag \"b\": rollout 2: exactly one of segment or threshold is required",
+            "f.yml:16: flag \"b\": rollout 3: segment key or keys is required",
         ]
     );
 }
