@@ -1,0 +1,32 @@
+//! In-process backend: a bounded concurrent cache with TTL (moka).
+
+use super::{BackendSettings, Entry};
+
+/// Bounded, TTL-expiring in-process cache.
+#[derive(Clone)]
+pub struct MemoryBackend {
+    entries: moka::sync::Cache<String, Entry>,
+}
+
+impl MemoryBackend {
+    /// A cache holding at most `max_entries`, each for at most `ttl`.
+    pub fn new(settings: &BackendSettings) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(settings.max_entries)
+            .time_to_live(settings.ttl)
+            .build();
+        Self { entries }
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<Entry> {
+        self.entries.get(key)
+    }
+
+    pub(super) fn put(&self, key: String, entry: Entry) {
+        self.entries.insert(key, entry);
+    }
+
+    pub(super) fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+}

@@ -1,0 +1,219 @@
+//! Client of the cache service: one pooled HTTP/2 channel, a deadline on
+//! every call, and a single retry for reads that failed before reaching the
+//! server (all cache calls are idempotent reads, so this is safe).
+
+use std::time::Duration;
+
+use flipt_proto::cache::v1::{self as cache, FlagRef, cache_service_client::CacheServiceClient};
+use tonic::{Code, Status, transport::Endpoint};
+use tower::util::BoxCloneSyncService;
+
+use crate::error::EvaluationError;
+
+/// Error type of boxed gRPC services.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A type-erased gRPC channel, so observability layers can wrap the tonic
+/// channel without leaking their types into this crate's API.
+pub type GrpcChannel = BoxCloneSyncService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    ChannelError,
+>;
+
+/// Transport error of a [`GrpcChannel`].
+///
+/// A concrete type rather than `BoxError`: tonic converts the channel error
+/// with `Into<BoxError>`, and only a concrete error type satisfies that for
+/// every lifetime, which the `Send` check of handler futures requires.
+#[derive(Debug)]
+pub struct ChannelError(pub BoxError);
+
+impl std::fmt::Display for ChannelError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ChannelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Connection settings for the cache service.
+#[derive(Debug, Clone)]
+pub struct CacheClientSettings {
+    /// `services.cache.address`, e.g. `http://127.0.0.1:9001`.
+    pub address: String,
+    /// Deadline of one call, retry included.
+    pub timeout: Duration,
+}
+
+/// Builds the lazily connected channel to the cache service. Connection
+/// errors surface on the first call, so a cache service that starts later
+/// (or restarts) is picked up without restarting this service.
+pub fn connect_lazy(
+    settings: &CacheClientSettings,
+) -> Result<tonic::transport::Channel, EvaluationError> {
+    let endpoint = Endpoint::from_shared(settings.address.clone())
+        .map_err(|err| EvaluationError::CacheUnavailable {
+            address: settings.address.clone(),
+            detail: format!("invalid address: {err}"),
+        })?
+        .connect_timeout(settings.timeout)
+        .timeout(settings.timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true);
+    Ok(endpoint.connect_lazy())
+}
+
+/// Reads flag state from the cache service.
+#[derive(Clone)]
+pub struct CacheClient {
+    inner: CacheServiceClient<GrpcChannel>,
+    settings: CacheClientSettings,
+}
+
+impl CacheClient {
+    /// Wraps an already layered channel.
+    pub fn new(channel: GrpcChannel, settings: CacheClientSettings) -> Self {
+        Self {
+            inner: CacheServiceClient::new(channel),
+            settings,
+        }
+    }
+
+    /// Address of the cache service, for messages.
+    pub fn address(&self) -> &str {
+        &self.settings.address
+    }
+
+    /// Evaluation state of one flag.
+    pub async fn evaluation_state(
+        &self,
+        namespace_key: &str,
+        flag_key: &str,
+        reference: &str,
+    ) -> Result<cache::EvaluationState, EvaluationError> {
+        let request = cache::GetEvaluationStateRequest {
+            flag: Some(FlagRef {
+                namespace_key: namespace_key.to_owned(),
+                flag_key: flag_key.to_owned(),
+            }),
+            reference: reference.to_owned(),
+        };
+        let response = self
+            .call(request, |mut client, req| async move {
+                client.get_evaluation_state(req).await
+            })
+            .await?;
+        response
+            .state
+            .ok_or_else(|| EvaluationError::Cache(Status::internal("response without state")))
+    }
+
+    /// Evaluation states of several flags, in request order.
+    pub async fn evaluation_states(
+        &self,
+        flags: Vec<FlagRef>,
+        reference: &str,
+    ) -> Result<Vec<cache::EvaluationStateResult>, EvaluationError> {
+        let request = cache::BatchGetEvaluationStateRequest {
+            flags,
+            reference: reference.to_owned(),
+        };
+        let response = self
+            .call(request, |mut client, req| async move {
+                client.batch_get_evaluation_state(req).await
+            })
+            .await?;
+        Ok(response.results)
+    }
+
+    /// Snapshot of a namespace, or `not_modified` when `if_none_match` is
+    /// its current etag.
+    pub async fn namespace_snapshot(
+        &self,
+        namespace_key: &str,
+        reference: &str,
+        if_none_match: &str,
+    ) -> Result<cache::GetNamespaceSnapshotResponse, EvaluationError> {
+        let request = cache::GetNamespaceSnapshotRequest {
+            namespace_key: namespace_key.to_owned(),
+            reference: reference.to_owned(),
+            if_none_match: if_none_match.to_owned(),
+        };
+        self.call(request, |mut client, req| async move {
+            client.get_namespace_snapshot(req).await
+        })
+        .await
+    }
+
+    async fn call<Req, Resp, F, Fut>(&self, request: Req, send: F) -> Result<Resp, EvaluationError>
+    where
+        Req: Clone,
+        F: Fn(CacheServiceClient<GrpcChannel>, tonic::Request<Req>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<Resp>, Status>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut req = tonic::Request::new(request.clone());
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            req.set_timeout(remaining);
+            let result = tokio::time::timeout_at(deadline, send(self.inner.clone(), req)).await;
+            let status = match result {
+                Ok(Ok(response)) => return Ok(response.into_inner()),
+                Ok(Err(status)) => status,
+                Err(_elapsed) => return Err(self.unavailable("deadline exceeded")),
+            };
+            match status.code() {
+                Code::NotFound => {
+                    return Err(EvaluationError::NotFound(status.message().to_owned()));
+                }
+                Code::InvalidArgument => {
+                    return Err(EvaluationError::InvalidArgument(
+                        status.message().to_owned(),
+                    ));
+                }
+                // The request never reached a server (connection refused or
+                // reset): retry once, within the same deadline.
+                Code::Unavailable if attempt == 1 && !deadline_passed(deadline) => continue,
+                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                    return Err(self.unavailable(&transport_detail(&status)));
+                }
+                _ => return Err(EvaluationError::Cache(status)),
+            }
+        }
+    }
+
+    fn unavailable(&self, detail: &str) -> EvaluationError {
+        EvaluationError::CacheUnavailable {
+            address: self.settings.address.clone(),
+            detail: detail.to_owned(),
+        }
+    }
+}
+
+fn deadline_passed(deadline: tokio::time::Instant) -> bool {
+    tokio::time::Instant::now() >= deadline
+}
+
+/// The most specific description of a transport failure: tonic puts the
+/// cause chain (e.g. "Connection refused") in the status source.
+fn transport_detail(status: &Status) -> String {
+    let mut detail = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        source = err.source();
+    }
+    detail
+}

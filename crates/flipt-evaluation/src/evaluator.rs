@@ -1,0 +1,244 @@
+//! Request handling shared by gRPC and REST: fetch flag state from the cache
+//! service, evaluate it with `flipt-core`, and stamp the response with
+//! request id, timestamp and duration as Flipt's evaluation interceptor does.
+
+use std::time::{Instant, SystemTime};
+
+use flipt_core::{Context, Flag, FlagType, evaluate_boolean, evaluate_variant, resolve_namespace};
+use flipt_proto::{
+    cache::v1::{FlagRef, evaluation_state_result},
+    evaluation as pb,
+};
+
+use crate::{
+    cache_client::CacheClient,
+    convert::{boolean_response, flag_from_proto, variant_response},
+    error::EvaluationError,
+};
+
+/// Evaluates requests against flag state served by the cache service.
+#[derive(Clone)]
+pub struct Evaluator {
+    cache: CacheClient,
+}
+
+impl Evaluator {
+    /// An evaluator reading flag state through `cache`.
+    pub fn new(cache: CacheClient) -> Self {
+        Self { cache }
+    }
+
+    /// The cache client, e.g. for readiness checks.
+    pub fn cache(&self) -> &CacheClient {
+        &self.cache
+    }
+
+    /// `EvaluationService/Boolean`.
+    pub async fn boolean(
+        &self,
+        request: pb::EvaluationRequest,
+    ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
+        let started = Instant::now();
+        let flag = self
+            .fetch_flag(
+                &request.namespace_key,
+                &request.flag_key,
+                &request.reference,
+            )
+            .await?;
+        let result = evaluate_boolean(&flag, &request.entity_id, &request.context)?;
+        let mut response = boolean_response(flag.key, result);
+        let stamp = Stamp::finish(started);
+        response.request_id = request_id_or_new(request.request_id);
+        response.timestamp = Some(stamp.timestamp);
+        response.request_duration_millis = stamp.duration_millis;
+        Ok(response)
+    }
+
+    /// `EvaluationService/Variant`.
+    pub async fn variant(
+        &self,
+        request: pb::EvaluationRequest,
+    ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
+        let started = Instant::now();
+        let flag = self
+            .fetch_flag(
+                &request.namespace_key,
+                &request.flag_key,
+                &request.reference,
+            )
+            .await?;
+        let result = evaluate_variant(&flag, &request.entity_id, &request.context)?;
+        let mut response = variant_response(flag.key, result);
+        let stamp = Stamp::finish(started);
+        response.request_id = request_id_or_new(request.request_id);
+        response.timestamp = Some(stamp.timestamp);
+        response.request_duration_millis = stamp.duration_millis;
+        Ok(response)
+    }
+
+    /// `EvaluationService/Batch`, with Flipt's semantics: flags are looked up
+    /// with each inner namespace and the batch-level reference; a missing
+    /// flag yields an error entry, any other failure fails the whole batch.
+    pub async fn batch(
+        &self,
+        request: pb::BatchEvaluationRequest,
+    ) -> Result<pb::BatchEvaluationResponse, EvaluationError> {
+        let started = Instant::now();
+        let refs = request
+            .requests
+            .iter()
+            .map(|r| FlagRef {
+                namespace_key: r.namespace_key.clone(),
+                flag_key: r.flag_key.clone(),
+            })
+            .collect();
+        let states = self
+            .cache
+            .evaluation_states(refs, &request.reference)
+            .await?;
+        if states.len() != request.requests.len() {
+            return Err(EvaluationError::Cache(tonic::Status::internal(format!(
+                "asked for {} flags, got {}",
+                request.requests.len(),
+                states.len()
+            ))));
+        }
+
+        let mut responses = Vec::with_capacity(request.requests.len());
+        for (inner, state) in request.requests.into_iter().zip(states) {
+            let flag = match state.result {
+                Some(evaluation_state_result::Result::State(state)) => match state.flag {
+                    Some(flag) => flag_from_proto(flag),
+                    None => return Err(missing_flag_state()),
+                },
+                Some(evaluation_state_result::Result::NotFound(_)) => {
+                    responses.push(not_found_entry(inner));
+                    continue;
+                }
+                None => return Err(missing_flag_state()),
+            };
+            responses.push(evaluate_entry(&flag, inner)?);
+        }
+
+        // Every inner response gets the same timestamp and duration, as Flipt.
+        let stamp = Stamp::finish(started);
+        for entry in &mut responses {
+            match &mut entry.response {
+                Some(pb::evaluation_response::Response::BooleanResponse(r)) => {
+                    r.timestamp = Some(stamp.timestamp);
+                    r.request_duration_millis = stamp.duration_millis;
+                }
+                Some(pb::evaluation_response::Response::VariantResponse(r)) => {
+                    r.timestamp = Some(stamp.timestamp);
+                    r.request_duration_millis = stamp.duration_millis;
+                }
+                _ => {}
+            }
+        }
+        Ok(pb::BatchEvaluationResponse {
+            request_id: request_id_or_new(request.request_id),
+            responses,
+            request_duration_millis: stamp.duration_millis,
+        })
+    }
+
+    async fn fetch_flag(
+        &self,
+        namespace_key: &str,
+        flag_key: &str,
+        reference: &str,
+    ) -> Result<Flag, EvaluationError> {
+        let state = self
+            .cache
+            .evaluation_state(namespace_key, flag_key, reference)
+            .await?;
+        let flag = state.flag.ok_or_else(missing_flag_state)?;
+        Ok(flag_from_proto(flag))
+    }
+}
+
+/// Evaluates one inner request of a batch by the flag's type. Inner
+/// responses keep the inner request id as sent (possibly empty).
+fn evaluate_entry(
+    flag: &Flag,
+    inner: pb::EvaluationRequest,
+) -> Result<pb::EvaluationResponse, EvaluationError> {
+    let context: &Context = &inner.context;
+    let entry = match flag.flag_type {
+        FlagType::Boolean => {
+            let result = evaluate_boolean(flag, &inner.entity_id, context)?;
+            let mut response = boolean_response(flag.key.clone(), result);
+            response.request_id = inner.request_id;
+            pb::EvaluationResponse {
+                r#type: pb::EvaluationResponseType::BooleanEvaluationResponseType as i32,
+                response: Some(pb::evaluation_response::Response::BooleanResponse(response)),
+            }
+        }
+        FlagType::Variant => {
+            let result = evaluate_variant(flag, &inner.entity_id, context)?;
+            let mut response = variant_response(flag.key.clone(), result);
+            response.request_id = inner.request_id;
+            pb::EvaluationResponse {
+                r#type: pb::EvaluationResponseType::VariantEvaluationResponseType as i32,
+                response: Some(pb::evaluation_response::Response::VariantResponse(response)),
+            }
+        }
+    };
+    Ok(entry)
+}
+
+/// The error entry of a batch for a flag that does not exist; the namespace
+/// is reported as sent (possibly empty), as Flipt does.
+fn not_found_entry(inner: pb::EvaluationRequest) -> pb::EvaluationResponse {
+    pb::EvaluationResponse {
+        r#type: pb::EvaluationResponseType::ErrorEvaluationResponseType as i32,
+        response: Some(pb::evaluation_response::Response::ErrorResponse(
+            pb::ErrorEvaluationResponse {
+                flag_key: inner.flag_key,
+                namespace_key: inner.namespace_key,
+                reason: pb::ErrorEvaluationReason::NotFoundErrorEvaluationReason as i32,
+            },
+        )),
+    }
+}
+
+fn missing_flag_state() -> EvaluationError {
+    EvaluationError::Cache(tonic::Status::internal("cache response without flag state"))
+}
+
+/// A request's id, or a new UUID v4 when the caller sent none.
+fn request_id_or_new(request_id: String) -> String {
+    if request_id.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        request_id
+    }
+}
+
+/// End time and duration of a request.
+struct Stamp {
+    timestamp: pbjson_types::Timestamp,
+    duration_millis: f64,
+}
+
+impl Stamp {
+    fn finish(started: Instant) -> Self {
+        let duration_millis = started.elapsed().as_secs_f64() * 1000.0;
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self {
+            timestamp: pbjson_types::Timestamp {
+                seconds: now.as_secs() as i64,
+                nanos: now.subsec_nanos() as i32,
+            },
+            duration_millis,
+        }
+    }
+}
+
+/// The namespace a request resolves to (empty means `default`).
+pub fn namespace_of(request: &pb::EvaluationRequest) -> &str {
+    resolve_namespace(&request.namespace_key)
+}

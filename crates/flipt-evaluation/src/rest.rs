@@ -1,0 +1,202 @@
+//! Flipt's REST API on the HTTP port: `POST /evaluate/v1/{boolean,variant,batch}`
+//! and `GET /internal/v1/evaluation/snapshot/namespace/{ns}`.
+//!
+//! Bodies follow protojson as Flipt's gateway does: camelCase or snake_case
+//! field names, explicit nulls meaning "unset", unknown fields ignored, any
+//! content type; responses use camelCase, emit default values and write
+//! enums by name. Errors use the gateway's `{"code","message","details"}`
+//! body with the standard gRPC→HTTP status mapping.
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use tonic::Code;
+
+use crate::{
+    error::EvaluationError,
+    evaluator::Evaluator,
+    snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome, namespace_snapshot},
+};
+
+/// Routes of the REST API.
+pub fn router(evaluator: Evaluator) -> Router {
+    Router::new()
+        .route("/evaluate/v1/boolean", post(boolean))
+        .route("/evaluate/v1/variant", post(variant))
+        .route("/evaluate/v1/batch", post(batch))
+        .route(
+            "/internal/v1/evaluation/snapshot/namespace/{key}",
+            get(snapshot),
+        )
+        .with_state(evaluator)
+}
+
+async fn boolean(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(request) => respond(evaluator.boolean(request).await),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn variant(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(request) => respond(evaluator.variant(request).await),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn batch(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
+    match decode(&body) {
+        Ok(request) => respond(evaluator.batch(request).await),
+        Err(err) => err.into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct SnapshotQuery {
+    #[serde(default)]
+    reference: String,
+}
+
+async fn snapshot(
+    State(evaluator): State<Evaluator>,
+    Path(key): Path<String>,
+    Query(query): Query<SnapshotQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let accept = headers
+        .get(ACCEPT_SERVER_VERSION)
+        .and_then(|v| v.to_str().ok());
+    let outcome = namespace_snapshot(
+        evaluator.cache(),
+        &key,
+        &query.reference,
+        if_none_match,
+        accept,
+    )
+    .await;
+    match outcome {
+        // Flipt sends the etag unquoted and compares If-None-Match exactly.
+        Ok(SnapshotOutcome::NotModified { etag }) => {
+            (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+        }
+        Ok(SnapshotOutcome::Snapshot { etag, snapshot }) => {
+            let mut response = json(StatusCode::OK, &snapshot);
+            if let Ok(value) = HeaderValue::from_str(&etag) {
+                response.headers_mut().insert(header::ETAG, value);
+            }
+            response
+        }
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+/// Parses a protojson request body.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|err| ApiError::invalid(format!("invalid json body: {err}")))?;
+    // protojson reads `null` as "field not set"; the generated serde impls
+    // do not, so drop nulls first (Python SDKs send `"reference": null`).
+    strip_nulls(&mut value);
+    serde_json::from_value(value)
+        .map_err(|err| ApiError::invalid(format!("invalid values for key(s) in json body: {err}")))
+}
+
+fn strip_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
+fn respond<T: Serialize>(result: Result<T, EvaluationError>) -> Response {
+    match result {
+        Ok(body) => json(StatusCode::OK, &body),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "encoding response body");
+            ApiError {
+                code: Code::Internal,
+                message: "internal error".to_owned(),
+            }
+            .into_response()
+        }
+    }
+}
+
+/// A failed REST call: gRPC code plus message, rendered as the gateway does.
+#[derive(Debug)]
+pub struct ApiError {
+    code: Code,
+    message: String,
+}
+
+impl ApiError {
+    fn invalid(message: String) -> Self {
+        Self {
+            code: Code::InvalidArgument,
+            message,
+        }
+    }
+}
+
+impl From<EvaluationError> for ApiError {
+    fn from(err: EvaluationError) -> Self {
+        let status = tonic::Status::from(err);
+        Self {
+            code: status.code(),
+            message: status.message().to_owned(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "code": self.code as i32,
+            "message": self.message,
+            "details": [],
+        });
+        json(http_status(self.code), &body)
+    }
+}
+
+/// grpc-gateway's mapping from gRPC codes to HTTP statuses.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
