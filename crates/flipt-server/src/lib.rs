@@ -4,10 +4,24 @@
 //!   `FLIPT_*` env), with unknown-key warnings, one-line errors and
 //!   `--print-config`;
 //! * [`cli`]: the `--config` / `--print-config` flags and the load-or-exit
-//!   step of `main`.
+//!   step of `main`;
+//! * [`Listeners`] and [`Server`]: gRPC and HTTP on two listeners with
+//!   `grpc.health.v1.Health`, gRPC reflection and `GET /health` added once;
+//! * [`Health`]: readiness, shared by gRPC and HTTP health;
+//! * [`shutdown_signal`] and [`BackgroundTasks`]: graceful shutdown.
 
 pub mod cli;
 pub mod config;
+mod error;
+mod health;
+mod listeners;
+mod serve;
+mod shutdown;
 
 pub use cli::{Cli, load_or_exit, parse_args};
 pub use config::{Config, Loaded, ServiceConfig};
+pub use error::ServeError;
+pub use health::{GrpcHealth, HEALTH_PATH, Health};
+pub use listeners::Listeners;
+pub use serve::{DEFAULT_GRACE_PERIOD, Server};
+pub use shutdown::{BackgroundTasks, shutdown_signal};

@@ -1,0 +1,174 @@
+//! [`Server`]: serves a service's gRPC routes and HTTP router on its two
+//! listeners, with health, reflection and graceful shutdown added once here.
+//!
+//! gRPC runs on `axum::serve` too: tonic services become an axum router
+//! (`Routes::into_axum_router`), so tower layers (metrics, tracing) wrap gRPC
+//! and HTTP the same way, and hyper's auto builder speaks h2c for gRPC
+//! clients and HTTP/1.1 for everything else.
+
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+use crate::error::ServeError;
+use crate::health::Health;
+use crate::listeners::Listeners;
+
+type RouterMap = Box<dyn FnOnce(Router) -> Router + Send>;
+
+/// Default for [`Server::grace_period`]; services pass
+/// `server.shutdown_grace_period`.
+pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+
+/// What one service serves. Build it, then [`Server::serve`] it.
+pub struct Server {
+    health: Health,
+    grpc: Routes,
+    http: Router,
+    map_grpc: Vec<RouterMap>,
+    map_http: Vec<RouterMap>,
+    grace_period: Duration,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("health", &self.health)
+            .field("grace_period", &self.grace_period)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with only health (gRPC and `GET /health`) and reflection.
+    pub fn new(health: Health) -> Self {
+        Self {
+            health,
+            grpc: Routes::default(),
+            http: Router::new(),
+            map_grpc: Vec::new(),
+            map_http: Vec::new(),
+            grace_period: DEFAULT_GRACE_PERIOD,
+        }
+    }
+
+    /// The service's gRPC services, e.g.
+    /// `Routes::new(CacheServiceServer::new(svc))`. Health and reflection
+    /// are added to these routes at [`Server::serve`].
+    pub fn grpc(mut self, routes: Routes) -> Self {
+        self.grpc = routes;
+        self
+    }
+
+    /// The service's HTTP routes (REST, `/metrics`); merged with
+    /// `GET /health`, so they must not define `/health` themselves.
+    pub fn http(mut self, router: Router) -> Self {
+        self.http = router;
+        self
+    }
+
+    /// Applies `f` to the complete gRPC router (service, health and
+    /// reflection) before serving: the place for tower layers such as
+    /// `|r| r.layer(metrics_layer)`.
+    pub fn map_grpc(mut self, f: impl FnOnce(Router) -> Router + Send + 'static) -> Self {
+        self.map_grpc.push(Box::new(f));
+        self
+    }
+
+    /// Applies `f` to the complete HTTP router (including `/health`).
+    pub fn map_http(mut self, f: impl FnOnce(Router) -> Router + Send + 'static) -> Self {
+        self.map_http.push(Box::new(f));
+        self
+    }
+
+    /// How long in-flight requests may take once shutdown starts.
+    pub fn grace_period(mut self, grace_period: Duration) -> Self {
+        self.grace_period = grace_period;
+        self
+    }
+
+    /// Serves until `shutdown` resolves, then marks the process
+    /// NOT_SERVING, stops accepting, and waits up to the grace period for
+    /// in-flight requests. Returns `Ok` after draining, also when the grace
+    /// period ran out (that is logged): the process is exiting either way.
+    pub async fn serve<F>(self, listeners: Listeners, shutdown: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let grpc_addr = listeners.grpc_addr();
+        let http_addr = listeners.http_addr();
+        let (grpc_listener, http_listener) = listeners.into_inner();
+
+        let mut grpc = grpc_routes(self.grpc, &self.health)?.into_axum_router();
+        for f in self.map_grpc {
+            grpc = f(grpc);
+        }
+        let mut http = self.health.http_router().merge(self.http);
+        for f in self.map_http {
+            http = f(http);
+        }
+
+        let stop = CancellationToken::new();
+        let grpc_server = axum::serve(grpc_listener.tap_io(set_nodelay), grpc)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future();
+        let http_server = axum::serve(http_listener.tap_io(set_nodelay), http)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future();
+        let servers = async move { tokio::try_join!(grpc_server, http_server) };
+        tokio::pin!(servers);
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, "serving");
+
+        tokio::select! {
+            result = &mut servers => {
+                // The servers only return after `stop`, so this is an error
+                // path; report it as such.
+                result?;
+                return Ok(());
+            }
+            () = shutdown => {}
+        }
+
+        self.health.begin_shutdown();
+        stop.cancel();
+        tracing::info!(grace_period = ?self.grace_period, "draining in-flight requests");
+        match tokio::time::timeout(self.grace_period, &mut servers).await {
+            Ok(result) => {
+                result?;
+                tracing::info!("servers stopped");
+            }
+            Err(_) => tracing::warn!(
+                grace_period = ?self.grace_period,
+                "in-flight requests did not finish within the grace period"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// The service's routes plus `grpc.health.v1.Health` and server reflection
+/// (v1 and v1alpha, since grpcurl and older tools still ask v1alpha) over
+/// every project package and the health package.
+fn grpc_routes(routes: Routes, health: &Health) -> Result<Routes, ServeError> {
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(flipt_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    Ok(routes
+        .add_service(health.grpc_service())
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?))
+}
+
+/// Responses are small and latency matters more than packet count.
+fn set_nodelay(stream: &mut TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
+}

@@ -1,0 +1,100 @@
+//! A service config like the cache service's, and small helpers.
+
+use std::time::Duration;
+
+use flipt_server::config::{self, Config, InvalidValue, Secret, ServiceConfig};
+use serde::{Deserialize, Serialize};
+
+/// Sections of a cache-like service: `storage.*` and `cache.*`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheSections {
+    pub storage: Storage,
+    pub cache: Cache,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Storage {
+    pub local: Local,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            local: Local { path: ".".into() },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Local {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    #[default]
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cache {
+    pub backend: Backend,
+    #[serde(with = "config::duration")]
+    pub ttl: Duration,
+    pub redis: Redis,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Memory,
+            ttl: Duration::from_secs(60),
+            redis: Redis::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Redis {
+    pub host: String,
+    #[serde(deserialize_with = "config::port::deserialize")]
+    pub port: u16,
+    pub password: Secret,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Self {
+            host: "localhost".into(),
+            port: 6379,
+            password: Secret::default(),
+        }
+    }
+}
+
+impl ServiceConfig for CacheSections {
+    const SERVICE_NAME: &'static str = "flipt-cache";
+    const DEFAULT_GRPC_PORT: u16 = config::CACHE_GRPC_PORT;
+    const DEFAULT_HTTP_PORT: u16 = config::CACHE_HTTP_PORT;
+
+    fn validate(config: &Config<Self>, _warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
+        if config.service.cache.ttl.is_zero() {
+            return Err(InvalidValue::new(
+                "cache.ttl",
+                humantime::format_duration(config.service.cache.ttl),
+                "expected a duration above 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Bounds every await in a test.
+pub const WAIT: Duration = Duration::from_secs(10);
