@@ -328,5 +328,67 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
     }
 }
 
+/// Current value of the counter or gauge `name` whose labels include all of
+/// `labels`, summed over matching series; `None` if no series matches. Tests
+/// read values back from the registry instead of grepping the text output.
+pub fn metric_value(
+    registry: &prometheus::Registry,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    let mut total = None;
+    for metric in matching(registry, name, labels) {
+        let value = if let Some(counter) = metric.counter.as_ref() {
+            counter.value()
+        } else if let Some(gauge) = metric.gauge.as_ref() {
+            gauge.value()
+        } else {
+            continue;
+        };
+        total = Some(total.unwrap_or(0.0) + value);
+    }
+    total
+}
+
+/// Sample count of the histogram `name` over series matching `labels`.
+pub fn histogram_count(
+    registry: &prometheus::Registry,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Option<u64> {
+    let mut total = None;
+    for metric in matching(registry, name, labels) {
+        if let Some(histogram) = metric.histogram.as_ref() {
+            total = Some(total.unwrap_or(0) + histogram.sample_count());
+        }
+    }
+    total
+}
+
+fn matching(
+    registry: &prometheus::Registry,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Vec<prometheus::proto::Metric> {
+    let mut out = Vec::new();
+    for family in registry.gather() {
+        if family.name() != name {
+            continue;
+        }
+        for metric in family.metric {
+            let all = labels.iter().all(|(key, value)| {
+                metric
+                    .label
+                    .iter()
+                    .any(|pair| pair.name() == *key && pair.value() == *value)
+            });
+            if all {
+                out.push(metric);
+            }
+        }
+    }
+    out
+}
+
 /// Default bound for waits in tests using this module.
 pub const WAIT: Duration = Duration::from_secs(10);

@@ -5,11 +5,12 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, ready};
 
 use http::{Request, Response};
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use pin_project_lite::pin_project;
 use tonic::Code;
@@ -25,12 +26,31 @@ use crate::grpc;
 #[derive(Clone)]
 pub struct ClientTraceLayer {
     tracing: ServiceTracing,
+    peer: Arc<[KeyValue]>,
 }
 
 impl ClientTraceLayer {
     /// Layer using `tracing`'s tracer and propagator.
     pub fn new(tracing: ServiceTracing) -> Self {
-        Self { tracing }
+        Self {
+            tracing,
+            peer: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Records `server.address`/`server.port` of the channel's target on
+    /// every span. Needed because tonic adds the origin below this layer:
+    /// requests reaching it carry only the path.
+    pub fn with_peer(mut self, target: &http::Uri) -> Self {
+        let mut peer = Vec::new();
+        if let Some(host) = target.host() {
+            peer.push(KeyValue::new("server.address", host.to_owned()));
+        }
+        if let Some(port) = target.port_u16() {
+            peer.push(KeyValue::new("server.port", i64::from(port)));
+        }
+        self.peer = Arc::from(peer);
+        self
     }
 }
 
@@ -41,6 +61,7 @@ impl<S> Layer<S> for ClientTraceLayer {
         ClientTraceService {
             inner,
             tracing: self.tracing.clone(),
+            peer: Arc::clone(&self.peer),
         }
     }
 }
@@ -50,6 +71,7 @@ impl<S> Layer<S> for ClientTraceLayer {
 pub struct ClientTraceService<S> {
     inner: S,
     tracing: ServiceTracing,
+    peer: Arc<[KeyValue]>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ClientTraceService<S>
@@ -68,24 +90,14 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let parent = Context::current();
         let path = request.uri().path();
-        let mut attributes = vec![KeyValue::new("rpc.system", "grpc")];
-        if let Some((service, method)) = grpc::split_path(path) {
-            attributes.push(KeyValue::new("rpc.service", service.to_owned()));
-            attributes.push(KeyValue::new("rpc.method", method.to_owned()));
-        }
-        if let Some(host) = request.uri().host() {
-            attributes.push(KeyValue::new("server.address", host.to_owned()));
-        }
-        if let Some(port) = request.uri().port_u16() {
-            attributes.push(KeyValue::new("server.port", i64::from(port)));
-        }
-        let name = path.strip_prefix('/').unwrap_or(path).to_owned();
         let tracer = self.tracing.tracer();
-        let span = tracer
-            .span_builder(name)
+        let mut span = tracer
+            .span_builder(path.strip_prefix('/').unwrap_or(path).to_owned())
             .with_kind(SpanKind::Client)
-            .with_attributes(attributes)
             .start_with_context(tracer, &parent);
+        if span.is_recording() {
+            span.set_attributes(span_attributes(request.uri(), &self.peer));
+        }
         let cx = parent.with_span(span);
         self.tracing
             .propagator()
@@ -95,6 +107,17 @@ where
             call: Some(Armed::new(SpanCall::grpc(cx, SpanKind::Client))),
         }
     }
+}
+
+/// Call attributes; only built for recording spans.
+fn span_attributes(uri: &http::Uri, peer: &[KeyValue]) -> Vec<KeyValue> {
+    let mut attributes = vec![KeyValue::new("rpc.system", "grpc")];
+    if let Some((service, method)) = grpc::split_path(uri.path()) {
+        attributes.push(KeyValue::new("rpc.service", service.to_owned()));
+        attributes.push(KeyValue::new("rpc.method", method.to_owned()));
+    }
+    attributes.extend_from_slice(peer);
+    attributes
 }
 
 pin_project! {

@@ -7,7 +7,6 @@
 //! layer sits on an axum `Router` (which exposes the matched route),
 //! otherwise just `METHOD`, so raw paths never become span names.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll, ready};
@@ -16,7 +15,7 @@ use axum::extract::MatchedPath;
 use http::{HeaderName, Request, Response};
 use opentelemetry::context::{FutureExt as _, WithContext};
 use opentelemetry::propagation::TextMapPropagator as _;
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
@@ -93,13 +92,14 @@ where
             .propagator()
             .extract_with_context(&Context::new(), &HeaderExtractor(request.headers()));
         let grpc_call = grpc::is_grpc(request.headers());
-        let (name, attributes) = describe(&request, grpc_call);
         let tracer = self.tracing.tracer();
-        let span = tracer
-            .span_builder(name)
+        let mut span = tracer
+            .span_builder(span_name(&request, grpc_call))
             .with_kind(SpanKind::Server)
-            .with_attributes(attributes)
             .start_with_context(tracer, &parent);
+        if span.is_recording() {
+            span.set_attributes(span_attributes(&request, grpc_call));
+        }
         let cx = parent.with_span(span);
         let trace_id = trace_id_value(cx.span().span_context().trace_id());
         request.extensions_mut().insert(ServerContext(cx.clone()));
@@ -122,29 +122,38 @@ where
     }
 }
 
-fn describe<B>(request: &Request<B>, grpc_call: bool) -> (Cow<'static, str>, Vec<KeyValue>) {
+/// Span name: `package.Service/Method` for gRPC, `METHOD /route` (or just
+/// `METHOD` without a matched route) for HTTP.
+fn span_name<B>(request: &Request<B>, grpc_call: bool) -> String {
+    let path = request.uri().path();
+    if grpc_call && grpc::split_path(path).is_some() {
+        return path[1..].to_owned();
+    }
+    match request.extensions().get::<MatchedPath>() {
+        Some(route) => format!("{} {}", request.method(), route.as_str()),
+        None => request.method().as_str().to_owned(),
+    }
+}
+
+/// Request attributes; only built for recording spans, since unsampled
+/// requests should not pay for them.
+fn span_attributes<B>(request: &Request<B>, grpc_call: bool) -> Vec<KeyValue> {
     let path = request.uri().path();
     if grpc_call && let Some((service, method)) = grpc::split_path(path) {
-        let attributes = vec![
+        return vec![
             KeyValue::new("rpc.system", "grpc"),
             KeyValue::new("rpc.service", service.to_owned()),
             KeyValue::new("rpc.method", method.to_owned()),
         ];
-        return (Cow::Owned(path[1..].to_owned()), attributes);
     }
-    let method = request.method().as_str().to_owned();
     let mut attributes = vec![
-        KeyValue::new("http.request.method", method.clone()),
+        KeyValue::new("http.request.method", request.method().as_str().to_owned()),
         KeyValue::new("url.path", path.to_owned()),
     ];
-    let name = match request.extensions().get::<MatchedPath>() {
-        Some(route) => {
-            attributes.push(KeyValue::new("http.route", route.as_str().to_owned()));
-            format!("{method} {}", route.as_str())
-        }
-        None => method,
-    };
-    (Cow::Owned(name), attributes)
+    if let Some(route) = request.extensions().get::<MatchedPath>() {
+        attributes.push(KeyValue::new("http.route", route.as_str().to_owned()));
+    }
+    attributes
 }
 
 /// What the span is waiting for before the response head arrives.
