@@ -4,4 +4,4 @@
 
 mod metrics;
 mod support;
-mod tracing;
+mod traces;

@@ -289,3 +289,40 @@ async fn otlp_headers_and_resource_reach_the_collector() {
     );
     shutdown(&tracing).await;
 }
+
+/// The only test in this binary that installs the global subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_exports_tracing_spans_and_installs_once() {
+    let receiver = OtlpReceiver::start().await.expect("receiver");
+    let log = flipt_otel::config::LogConfig {
+        level: "warn,flipt_init_test=info".to_owned(),
+        encoding: flipt_otel::config::LogEncoding::Json,
+    };
+    let config = receiver.tracing_config();
+    let guard =
+        flipt_otel::init("svc-init", "0.0.1", &log, &config, &HashMap::new()).expect("init");
+    tracing::info_span!(target: "flipt_init_test", "instrumented").in_scope(|| {
+        tracing::info!(target: "flipt_init_test", "inside");
+    });
+    let again = flipt_otel::init("svc-init", "0.0.1", &log, &config, &HashMap::new());
+    assert!(matches!(
+        again,
+        Err(flipt_otel::OtelError::SubscriberInstalled(_))
+    ));
+
+    flush(guard.tracing()).await;
+    let spans = receiver
+        .wait_for(WAIT, |spans| !spans.is_empty())
+        .await
+        .expect("spans");
+    let span = named(&spans, "svc-init", "instrumented");
+    assert_eq!(
+        span.map(|s| s.events.clone()),
+        Some(vec!["inside".to_owned()]),
+        "{spans:#?}"
+    );
+    let done = tokio::time::timeout(WAIT, guard.shutdown())
+        .await
+        .expect("shutdown in time");
+    assert!(done.is_ok(), "{done:?}");
+}
