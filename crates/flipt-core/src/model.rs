@@ -321,7 +321,8 @@ pub enum Reason {
     /// No rule matched and there is no default variant.
     #[default]
     Unknown,
-    /// The variant flag is disabled.
+    /// The flag is disabled: a disabled variant flag, or a disabled boolean
+    /// flag without rollouts (as Flipt's client engine reports it).
     FlagDisabled,
     /// A rule or rollout matched.
     Match,

@@ -21,7 +21,7 @@
 //! * DATETIME see [`super::datetime`]: no date-only form, whole seconds;
 //! * a constraint of unknown comparison type is not an error (v1:
 //!   `unknown constraint type`, InvalidArgument) but makes its segment not
-//!   match, see [`matches`].
+//!   match, see [`matches()`].
 
 use super::{datetime, json_list};
 use crate::model::{ComparisonType, Constraint, Context, Operator};
