@@ -1,7 +1,8 @@
 //! Integration tests for flipt-server: config loading through the public
-//! API, the CLI, and serving over real sockets.
+//! API, the CLI, serving over real sockets, and the bootstrap as a process.
 
 mod cli;
 mod config;
+mod process;
 mod serve;
 mod support;
