@@ -178,6 +178,10 @@ impl Loader {
                 )));
             }
         };
+        let mut dict = dict;
+        if let Some(version) = dict.remove("version") {
+            check_version(&version)?;
+        }
         let mut walk = FileWalk {
             keys,
             env: &self.env,
@@ -187,6 +191,29 @@ impl Loader {
         };
         Ok(walk.filter(dict, ""))
     }
+}
+
+/// Flipt config files may start with `version: "1.0"`; accept that and
+/// reject other versions as Flipt does, so a Flipt file loads here as is.
+fn check_version(version: &Value) -> Result<(), ConfigError> {
+    let ok = match version {
+        Value::String(_, v) => v.trim() == "1.0",
+        Value::Num(_, n) => n.to_f64() == Some(1.0),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    let value = match version {
+        Value::String(_, v) => format!("{v:?}"),
+        other => scalar_to_string(other).unwrap_or_else(|| other.to_actual().to_string()),
+    };
+    Err(ConfigError::InvalidValue {
+        key: "version".to_owned(),
+        env_var: None,
+        value,
+        reason: "expected \"1.0\"".to_owned(),
+    })
 }
 
 /// Loads a config from inline YAML and a literal env, for tests of a

@@ -16,8 +16,8 @@
 //! * `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else `OTEL_EXPORTER_OTLP_ENDPOINT`,
 //!   sets `tracing.otlp.endpoint` unless `FLIPT_TRACING_OTLP_ENDPOINT` is set;
 //! * a truthy `DO_NOT_TRACK` turns `meta.telemetry_enabled` off;
-//! * a file string that is exactly `${VAR}` is replaced by that env var, as
-//!   in Flipt.
+//! * a file string that is exactly `${VAR}` is replaced by that env var, and
+//!   a top-level `version: "1.0"` is accepted, both as in Flipt.
 //!
 //! Unknown keys, in the file or as `FLIPT_*` vars, are warnings returned in
 //! [`Loaded::warnings`] (logged once logging is up). Bad values are a

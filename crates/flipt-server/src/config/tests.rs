@@ -147,3 +147,16 @@ fn top_level_scalar_file_is_a_parse_error() {
         "cannot parse config file config.yml: expected a map of sections, found string \"just text\""
     );
 }
+
+#[test]
+fn flipt_version_key_is_accepted_only_as_1_0() {
+    let loaded =
+        load_from::<Sections>(Some("version: \"1.0\"\nlog:\n  level: warn\n"), &[]).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.log.level, "warn");
+    let err = load_from::<Sections>(Some("version: \"2.0\"\n"), &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid value \"2.0\" for version: expected \"1.0\""
+    );
+}
