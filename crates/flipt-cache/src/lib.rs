@@ -4,5 +4,100 @@
 //! gRPC (`flipt.cache.v1.CacheService`) through a cache backend.
 
 pub mod backend;
+pub mod config;
 pub mod convert;
 pub mod service;
+
+use std::future::Future;
+
+use flipt_otel::{
+    ServiceTracing,
+    metrics::{GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
+};
+use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
+use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
+use flipt_store::{LoadError, Store, StoreOptions};
+use prometheus::Registry;
+use tonic::service::Routes;
+
+use crate::{
+    backend::{Backend, BackendKind, BackendSettings, MemoryBackend},
+    config::CacheServiceConfig,
+    service::FlagStateService,
+};
+
+/// Build version reported in metrics and logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The flag files could not be loaded at startup.
+    #[error("loading flags from {path}:\n{source}")]
+    Load {
+        /// `storage.local.path`.
+        path: String,
+        /// Every problem found.
+        #[source]
+        source: LoadError,
+    },
+    /// Registering metrics failed.
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] flipt_otel::OtelError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] flipt_server::ServeError),
+}
+
+/// Runs the cache service on `listeners` until `shutdown` resolves.
+pub async fn run(
+    config: Config<CacheServiceConfig>,
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let tasks = BackgroundTasks::new();
+    let storage = &config.service.storage.local;
+    let options = StoreOptions::new(storage.poll_interval);
+    let (store, _reloader) = Store::start(storage.path.clone(), options, tasks.token())
+        .await
+        .map_err(|source| RunError::Load { path: storage.path.display().to_string(), source })?;
+    tracing::info!(
+        path = %store.root().display(),
+        namespaces = store.current().namespace_count(),
+        flags = store.current().flag_count(),
+        "flags loaded"
+    );
+
+    let backend = build_backend(&config.service);
+    let service = FlagStateService::new(store.subscribe(), backend);
+
+    let server_metrics = config.metrics.enabled.then(|| GrpcServerMetrics::register(&registry)).transpose()?;
+    let metrics_layer = GrpcMetricsLayer::from(server_metrics);
+    let trace_layer = tracing.server_layer();
+
+    // Ready as soon as flags are loaded: they are, since start() returned.
+    let health = Health::new([SERVICE_NAME]);
+    health.set_serving(true);
+
+    let result = Server::new(health)
+        .grpc(Routes::new(CacheServiceServer::new(service)))
+        .http(metrics_router(registry))
+        .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))
+        .grace_period(config.server.shutdown_grace_period)
+        .serve(listeners, shutdown)
+        .await;
+    tasks.shutdown(config.server.shutdown_grace_period).await;
+    result.map_err(RunError::from)
+}
+
+fn build_backend(config: &CacheServiceConfig) -> Backend {
+    let settings = BackendSettings {
+        ttl: config.cache.ttl,
+        max_entries: config.cache.memory.max_entries,
+    };
+    match config.cache.backend {
+        BackendKind::Memory => Backend::Memory(MemoryBackend::new(&settings)),
+    }
+}
