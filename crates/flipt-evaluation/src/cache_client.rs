@@ -10,36 +10,16 @@ use tower::util::BoxCloneSyncService;
 
 use crate::error::EvaluationError;
 
-/// Error type of boxed gRPC services.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// A type-erased gRPC channel, so observability layers can wrap the tonic
-/// channel without leaking their types into this crate's API.
+/// channel without leaking their types into this crate's API. The error
+/// stays tonic's concrete transport error: tonic converts it with
+/// `Into<BoxError>`, which a boxed error would not satisfy for every
+/// lifetime, as the `Send` check of handler futures requires.
 pub type GrpcChannel = BoxCloneSyncService<
     http::Request<tonic::body::Body>,
     http::Response<tonic::body::Body>,
-    ChannelError,
+    tonic::transport::Error,
 >;
-
-/// Transport error of a [`GrpcChannel`].
-///
-/// A concrete type rather than `BoxError`: tonic converts the channel error
-/// with `Into<BoxError>`, and only a concrete error type satisfies that for
-/// every lifetime, which the `Send` check of handler futures requires.
-#[derive(Debug)]
-pub struct ChannelError(pub BoxError);
-
-impl std::fmt::Display for ChannelError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ChannelError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
 
 /// Connection settings for the cache service.
 #[derive(Debug, Clone)]

@@ -4,9 +4,120 @@
 //! cache service and evaluated by `flipt-core`.
 
 pub mod cache_client;
+pub mod config;
 pub mod convert;
 pub mod error;
 pub mod evaluator;
 pub mod grpc;
+pub mod readiness;
 pub mod rest;
 pub mod snapshot;
+
+use std::future::Future;
+
+use flipt_otel::{
+    ServiceTracing,
+    metrics::{GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
+};
+use flipt_proto::evaluation::{
+    data_service_server::{self, DataServiceServer},
+    evaluation_service_server::{self, EvaluationServiceServer},
+};
+use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
+use prometheus::Registry;
+use tonic::service::Routes;
+use tower::{ServiceBuilder, ServiceExt as _, util::BoxCloneSyncService};
+
+use crate::{
+    cache_client::{CacheClient, CacheClientSettings, connect_lazy},
+    config::EvaluationServiceConfig,
+    error::EvaluationError,
+    evaluator::Evaluator,
+    grpc::GrpcApi,
+};
+
+/// Build version reported in metrics and logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// `services.cache.address` is empty or not a URI.
+    #[error("services.cache.address: {0}")]
+    CacheAddress(String),
+    /// The cache channel could not be set up.
+    #[error(transparent)]
+    Cache(#[from] EvaluationError),
+    /// Registering metrics failed.
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] flipt_otel::OtelError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] flipt_server::ServeError),
+}
+
+/// Runs the evaluation service on `listeners` until `shutdown` resolves.
+pub async fn run(
+    config: Config<EvaluationServiceConfig>,
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    let address = config.services.cache.get().ok_or_else(|| {
+        RunError::CacheAddress("must be set: flag state comes from the cache service".into())
+    })?;
+    let uri: http::Uri = address
+        .parse()
+        .map_err(|err| RunError::CacheAddress(format!("{err}")))?;
+    let settings = CacheClientSettings {
+        address: address.to_owned(),
+        timeout: config.services.cache.timeout,
+    };
+    let channel = connect_lazy(&settings)?;
+
+    let metrics_on = config.metrics.enabled;
+    let server_metrics = metrics_on
+        .then(|| GrpcServerMetrics::register(&registry))
+        .transpose()?;
+    let client_metrics = metrics_on
+        .then(|| GrpcClientMetrics::register(&registry))
+        .transpose()?;
+    let instrumented = ServiceBuilder::new()
+        .layer(tracing.client_layer().with_peer(&uri))
+        .layer(GrpcMetricsLayer::from(client_metrics))
+        .service(channel.clone())
+        .map_response(|response| response.map(tonic::body::Body::new));
+    let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), settings.clone());
+    let evaluator = Evaluator::new(cache);
+
+    let health = Health::new([
+        evaluation_service_server::SERVICE_NAME,
+        data_service_server::SERVICE_NAME,
+    ]);
+    let tasks = BackgroundTasks::new();
+    tasks.spawn(readiness::probe_cache(
+        channel,
+        settings.timeout,
+        health.clone(),
+        tasks.token(),
+    ));
+
+    let api = GrpcApi::new(evaluator.clone());
+    let routes = Routes::new(EvaluationServiceServer::new(api.clone()))
+        .add_service(DataServiceServer::new(api));
+    let grpc_metrics = GrpcMetricsLayer::from(server_metrics);
+    let grpc_trace = tracing.server_layer();
+    let http_trace = tracing.server_layer();
+
+    let result = Server::new(health)
+        .grpc(routes)
+        .http(rest::router(evaluator).merge(metrics_router(registry)))
+        .map_grpc(move |router| router.layer(grpc_metrics).layer(grpc_trace))
+        .map_http(move |router| router.layer(http_trace))
+        .grace_period(config.server.shutdown_grace_period)
+        .serve(listeners, shutdown)
+        .await;
+    tasks.shutdown(config.server.shutdown_grace_period).await;
+    result.map_err(RunError::from)
+}

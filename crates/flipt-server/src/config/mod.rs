@@ -200,18 +200,33 @@ impl Default for ServicesConfig {
 }
 
 /// `services.<name>.*`
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceAddress {
     /// `services.<name>.address`: gRPC endpoint URL, `http://host:port`.
     pub address: String,
+    /// `services.<name>.timeout`: deadline of one call to the service,
+    /// connection included, so a peer that is down fails fast.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+}
+
+/// Default for `services.<name>.timeout`: far above a healthy call (well
+/// under a millisecond on one host), well below a client's patience.
+pub const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_millis(500);
+
+impl Default for ServiceAddress {
+    fn default() -> Self {
+        Self::new(String::new())
+    }
 }
 
 impl ServiceAddress {
-    /// An address.
+    /// An address with the default timeout.
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             address: address.into(),
+            timeout: DEFAULT_SERVICE_TIMEOUT,
         }
     }
 

@@ -71,6 +71,12 @@ const COMMON: &[Case] = &[
     case("services.cache.address", "http://cache:9001", |c| {
         c.services.cache.address == "http://cache:9001"
     }),
+    case("services.cache.timeout", "2s", |c| {
+        c.services.cache.timeout == std::time::Duration::from_secs(2)
+    }),
+    case("services.telemetry.timeout", "250ms", |c| {
+        c.services.telemetry.timeout == std::time::Duration::from_millis(250)
+    }),
     Case {
         key: "services.telemetry.address",
         yaml: "''",

@@ -1,0 +1,53 @@
+//! Readiness of the evaluation service: it can answer only while the cache
+//! service does, so a background probe asks the cache's gRPC health service
+//! and mirrors the answer into this process's health.
+
+use std::time::Duration;
+
+use flipt_server::Health;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+/// How often the cache service is probed.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Probes the cache service until `stop` is cancelled. Uses the plain
+/// channel, not the instrumented one, so probes do not show up as traces.
+pub async fn probe_cache(
+    channel: Channel,
+    timeout: Duration,
+    health: Health,
+    stop: CancellationToken,
+) {
+    let mut client = HealthClient::new(channel);
+    let mut was_serving = None;
+    loop {
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: String::new(),
+        });
+        request.set_timeout(timeout);
+        let serving = match tokio::time::timeout(timeout, client.check(request)).await {
+            Ok(Ok(response)) => response.into_inner().status() == ServingStatus::Serving,
+            Ok(Err(_)) | Err(_) => false,
+        };
+        health.set_serving(serving);
+        if was_serving != Some(serving) {
+            // Log transitions only, so an outage is one line, not one per probe.
+            if serving {
+                tracing::info!("cache service is serving");
+            } else {
+                tracing::warn!(
+                    "cache service is not serving; evaluations will fail until it is back"
+                );
+            }
+            was_serving = Some(serving);
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PROBE_INTERVAL) => {}
+        }
+    }
+}
