@@ -1,0 +1,4 @@
+//! End-to-end tests: the services run in-process on loopback and are driven
+//! over real sockets.
+
+mod smoke;
