@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # nextest runs test binaries in parallel; plain `cargo test` when absent.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help build test test-rust lint fmt tools
+.PHONY: help build run test lint fmt tools
 
 help:
 	@echo "make run    start the services natively on deploy/flags"
@@ -18,6 +18,9 @@ help:
 
 build:
 	$(CARGO) build --workspace --all-targets
+
+run:
+	@tools/run.sh
 
 # Tools the tests drive: Python clients and protoc in .venv.
 tools:
