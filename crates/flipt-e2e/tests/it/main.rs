@@ -1,4 +1,6 @@
 //! End-to-end tests: the services run in-process on loopback and are driven
 //! over real sockets.
 
+mod api;
+mod fixtures;
 mod smoke;
