@@ -22,9 +22,11 @@ build:
 run:
 	@tools/run.sh
 
-# Tools the tests drive: Python clients and protoc in .venv.
+# Tools the tests drive: Python clients and protoc in .venv, Flipt's npm
+# SDKs in tests/clients/node_modules.
 tools:
 	@tools/venv.sh
+	@tools/node.sh
 
 test: tools
 	$(CARGO) build --workspace --all-targets
