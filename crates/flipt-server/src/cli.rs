@@ -11,7 +11,17 @@ use crate::config::{ConfigError, EXIT_USAGE, Loaded, Loader, ServiceConfig, to_y
 
 /// `--config FILE` and `--print-config`. Embed it in a binary's own parser
 /// with `#[command(flatten)]` to add subcommands or flags.
+///
+/// The help text below is what every service binary shows for `--help`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Parser)]
+#[command(
+    version,
+    about = "A Flipt-compatible feature-flag service.",
+    long_about = "A Flipt-compatible feature-flag service.\n\nConfiguration comes from the \
+                  YAML file given with --config, overridden by FLIPT_* environment \
+                  variables (FLIPT_ + the dotted key upper-cased, e.g. \
+                  FLIPT_SERVER_GRPC_PORT), then built-in defaults."
+)]
 pub struct Cli {
     /// YAML configuration file; `FLIPT_*` env vars override it.
     #[arg(long, value_name = "FILE")]

@@ -4,7 +4,7 @@
 //! secrets owned by a crate below this one (the OTLP headers in
 //! `flipt-otel`, which cannot name `Secret`) are masked here by key.
 
-use serde_yaml::Value;
+use serde_norway::Value;
 
 use super::{Config, ConfigError, MASK};
 
@@ -14,7 +14,7 @@ const SECRET_MAPS: &[&str] = &["tracing.otlp.headers"];
 /// The configuration as YAML, with every secret replaced by [`MASK`].
 pub fn to_yaml<S: serde::Serialize>(config: &Config<S>) -> Result<String, ConfigError> {
     let mut value =
-        serde_yaml::to_value(config).map_err(|e| ConfigError::Serialize(e.to_string()))?;
+        serde_norway::to_value(config).map_err(|e| ConfigError::Serialize(e.to_string()))?;
     for key in SECRET_MAPS {
         if let Some(Value::Mapping(entries)) = find_mut(&mut value, key) {
             for (_, entry) in entries.iter_mut() {
@@ -24,7 +24,7 @@ pub fn to_yaml<S: serde::Serialize>(config: &Config<S>) -> Result<String, Config
             }
         }
     }
-    serde_yaml::to_string(&value).map_err(|e| ConfigError::Serialize(e.to_string()))
+    serde_norway::to_string(&value).map_err(|e| ConfigError::Serialize(e.to_string()))
 }
 
 fn find_mut<'a>(value: &'a mut Value, dotted: &str) -> Option<&'a mut Value> {
