@@ -2,6 +2,7 @@
 //! versions, reload, and the demo flag set.
 
 mod demo;
+mod fuzz;
 mod invalid;
 mod loading;
 mod reload;
