@@ -39,6 +39,11 @@ def load_stubs(out_dir: Path):
     ])
     if status != 0:
         raise SystemExit(f"protoc failed on {PROTO_FILE} (exit {status})")
+    # The PyPI `flipt` SDK in the same venv is a regular package named
+    # `flipt`, which would win over generated directories without
+    # `__init__.py`; as regular packages first on sys.path they win instead.
+    for package in (out_dir / "flipt", out_dir / "flipt" / "evaluation"):
+        (package / "__init__.py").touch()
     sys.path.insert(0, str(out_dir))
     messages = importlib.import_module("flipt.evaluation.evaluation_pb2")
     services = importlib.import_module("flipt.evaluation.evaluation_pb2_grpc")
