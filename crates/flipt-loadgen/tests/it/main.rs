@@ -1,0 +1,118 @@
+//! The load generator and the health probe against the real services,
+//! running in-process on loopback through the e2e harness.
+
+use std::time::Duration;
+
+use flipt_e2e::{Stack, WAIT, demo_flags};
+use flipt_loadgen::health::{Probe, check};
+use flipt_loadgen::{LoadConfig, run};
+use flipt_otel::testing::metric_value;
+
+fn config(stack: &Stack, requests: u64) -> LoadConfig {
+    LoadConfig {
+        grpc_url: stack.evaluation.grpc_url(),
+        http_url: stack.evaluation.http_url(),
+        namespaces: vec!["default".into(), "checkout".into(), "mobile".into()],
+        rate: 200.0,
+        missing_every: Some(10),
+        max_requests: Some(requests),
+        duration: Some(WAIT),
+        report_every: None,
+        seed: 3,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drives_grpc_and_rest_with_expected_not_found() {
+    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
+        .await
+        .expect("stack starts in time")
+        .expect("stack starts");
+    let stats = tokio::time::timeout(WAIT * 2, run(config(&stack, 100), std::future::pending()))
+        .await
+        .expect("load finishes in time")
+        .expect("load runs");
+
+    assert_eq!(stats.sent, 100);
+    assert_eq!(stats.failed, 0, "{stats}");
+    assert_eq!(stats.not_found, 10, "{stats}");
+    assert_eq!(stats.ok, 90, "{stats}");
+
+    // Half of the requests went over gRPC; the server counted them.
+    let handled = metric_value(
+        &stack.evaluation.registry,
+        "grpc_server_handled_total",
+        &[("grpc_service", "flipt.evaluation.EvaluationService")],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(handled, 50.0);
+    let not_found = metric_value(
+        &stack.evaluation.registry,
+        "grpc_server_handled_total",
+        &[("grpc_code", "NotFound")],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(not_found, 5.0);
+
+    stack.stop().await.expect("stack stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stops_on_shutdown_and_gives_up_without_a_service() {
+    // Nothing listens on this port: discovery keeps failing until the time
+    // limit, which is an error naming the namespaces.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let config = LoadConfig {
+        grpc_url: format!("http://{addr}"),
+        http_url: format!("http://{addr}"),
+        namespaces: vec!["default".into()],
+        rate: 10.0,
+        missing_every: None,
+        max_requests: None,
+        duration: Some(Duration::from_millis(1500)),
+        report_every: None,
+        seed: 1,
+    };
+    let error = tokio::time::timeout(WAIT, run(config.clone(), std::future::pending()))
+        .await
+        .expect("gives up in time")
+        .expect_err("no service, no flags");
+    assert!(error.to_string().contains("default"), "{error}");
+
+    // Shutdown ends an unbounded run promptly.
+    let unbounded = LoadConfig {
+        duration: None,
+        ..config
+    };
+    let stats = tokio::time::timeout(WAIT, run(unbounded, async {}))
+        .await
+        .expect("stops in time")
+        .expect("shutdown is not an error");
+    assert_eq!(stats.sent, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probe_sees_serving_and_unreachable() {
+    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
+        .await
+        .expect("stack starts in time")
+        .expect("stack starts");
+    for url in [stack.cache.grpc_url(), stack.evaluation.grpc_url()] {
+        let probe = check(&url, Duration::from_secs(2))
+            .await
+            .expect("valid url");
+        match probe {
+            Probe::Answered(status) => assert_eq!(status.as_str_name(), "SERVING", "{url}"),
+            other => panic!("{url}: {other:?}"),
+        }
+    }
+    let evaluation = stack.evaluation.grpc_url();
+    stack.stop().await.expect("stack stops");
+    let probe = check(&evaluation, Duration::from_secs(2))
+        .await
+        .expect("valid url");
+    assert!(matches!(probe, Probe::Unreachable(_)), "{probe:?}");
+    assert!(check("not a url", Duration::from_secs(1)).await.is_err());
+}
