@@ -6,6 +6,8 @@
 pub mod backend;
 pub mod config;
 pub mod convert;
+pub mod metrics;
+pub mod reload;
 pub mod service;
 
 use std::future::Future;
@@ -23,6 +25,8 @@ use tonic::service::Routes;
 use crate::{
     backend::{Backend, BackendKind, BackendSettings, MemoryBackend},
     config::CacheServiceConfig,
+    metrics::{CacheMetrics, StorageMetrics},
+    reload::reload_hook,
     service::FlagStateService,
 };
 
@@ -58,11 +62,19 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
     let tasks = BackgroundTasks::new();
+    let metrics_on = config.metrics.enabled;
+    let storage_metrics = metrics_on
+        .then(|| StorageMetrics::register(&registry))
+        .transpose()?;
     let storage = &config.service.storage.local;
-    let options = StoreOptions::new(storage.poll_interval);
+    let options = StoreOptions::new(storage.poll_interval)
+        .on_reload(reload_hook(storage_metrics, tracing.clone()));
     let (store, _reloader) = Store::start(storage.path.clone(), options, tasks.token())
         .await
-        .map_err(|source| RunError::Load { path: storage.path.display().to_string(), source })?;
+        .map_err(|source| RunError::Load {
+            path: storage.path.display().to_string(),
+            source,
+        })?;
     tracing::info!(
         path = %store.root().display(),
         namespaces = store.current().namespace_count(),
@@ -71,9 +83,14 @@ pub async fn run(
     );
 
     let backend = build_backend(&config.service);
-    let service = FlagStateService::new(store.subscribe(), backend);
+    let cache_metrics = metrics_on
+        .then(|| CacheMetrics::register(&registry, &backend))
+        .transpose()?;
+    let service = FlagStateService::new(store.subscribe(), backend).with_metrics(cache_metrics);
 
-    let server_metrics = config.metrics.enabled.then(|| GrpcServerMetrics::register(&registry)).transpose()?;
+    let server_metrics = metrics_on
+        .then(|| GrpcServerMetrics::register(&registry))
+        .transpose()?;
     let metrics_layer = GrpcMetricsLayer::from(server_metrics);
     let trace_layer = tracing.server_layer();
 

@@ -1,5 +1,9 @@
 //! `flipt.cache.v1.CacheService`: flag state from the current snapshot,
 //! served through the cache backend.
+//!
+//! Every backend lookup is counted as a hit or miss (when metrics are on),
+//! and the request's SERVER span says whether it hit and which backend
+//! served it (`flipt.cache.hit`, `flipt.cache.backend`).
 
 use std::sync::Arc;
 
@@ -8,12 +12,15 @@ use flipt_proto::{
     evaluation::{EvaluationNamespace, EvaluationNamespaceSnapshot},
 };
 use flipt_store::{LookupError, Snapshot};
+use opentelemetry::trace::TraceContextExt as _;
+use opentelemetry::{Context, KeyValue};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::{
     backend::{Backend, Entry, EntryType, entry_key},
     convert::flag_to_proto,
+    metrics::CacheMetrics,
 };
 
 /// Serves flag state from the latest loaded snapshot through a backend.
@@ -21,12 +28,24 @@ use crate::{
 pub struct FlagStateService {
     snapshots: watch::Receiver<Snapshot>,
     backend: Backend,
+    /// `None` when `metrics.enabled` is false.
+    metrics: Option<Arc<CacheMetrics>>,
 }
 
 impl FlagStateService {
     /// A service reading the snapshot published on `snapshots`.
     pub fn new(snapshots: watch::Receiver<Snapshot>, backend: Backend) -> Self {
-        Self { snapshots, backend }
+        Self {
+            snapshots,
+            backend,
+            metrics: None,
+        }
+    }
+
+    /// Counts lookups in `metrics` (`None`: count nothing).
+    pub fn with_metrics(mut self, metrics: Option<CacheMetrics>) -> Self {
+        self.metrics = metrics.map(Arc::new);
+        self
     }
 
     /// The backend, e.g. for its entry count.
@@ -44,6 +63,28 @@ impl FlagStateService {
         namespace_key: &str,
         flag_key: &str,
     ) -> Result<Arc<pb::EvaluationState>, LookupError> {
+        Ok(self.lookup_flag(namespace_key, flag_key).await?.value)
+    }
+
+    /// Snapshot of a namespace with its version.
+    pub async fn namespace_snapshot(
+        &self,
+        namespace_key: &str,
+    ) -> Result<NamespaceSnapshot, LookupError> {
+        Ok(self.lookup_snapshot(namespace_key).await?.value)
+    }
+
+    fn counted(&self, entry_type: EntryType, hit: bool) {
+        if let Some(metrics) = &self.metrics {
+            metrics.lookup(entry_type, hit);
+        }
+    }
+
+    async fn lookup_flag(
+        &self,
+        namespace_key: &str,
+        flag_key: &str,
+    ) -> Result<Lookup<Arc<pb::EvaluationState>>, LookupError> {
         let snapshot = self.current();
         let namespace = snapshot.namespace(namespace_key)?;
         let key = entry_key(
@@ -52,8 +93,10 @@ impl FlagStateService {
             namespace.version(),
             Some(flag_key),
         );
-        if let Some(Entry::Flag(state)) = self.backend.get(&key).await {
-            return Ok(state);
+        let cached = self.backend.get(&key).await;
+        self.counted(EntryType::Flag, matches!(cached, Some(Entry::Flag(_))));
+        if let Some(Entry::Flag(state)) = cached {
+            return Ok(Lookup::hit(state));
         }
         let flag = snapshot.flag(namespace_key, flag_key)?;
         let state = Arc::new(pb::EvaluationState {
@@ -62,25 +105,29 @@ impl FlagStateService {
             flag: Some(flag_to_proto(flag)),
         });
         self.backend.put(key, Entry::Flag(Arc::clone(&state))).await;
-        Ok(state)
+        Ok(Lookup::miss(state))
     }
 
-    /// Snapshot of a namespace with its version.
-    pub async fn namespace_snapshot(
+    async fn lookup_snapshot(
         &self,
         namespace_key: &str,
-    ) -> Result<NamespaceSnapshot, LookupError> {
+    ) -> Result<Lookup<NamespaceSnapshot>, LookupError> {
         let snapshot = self.current();
         let namespace = snapshot.namespace(namespace_key)?;
         let version = namespace.version().to_owned();
         let etag = namespace.etag().to_owned();
         let key = entry_key(EntryType::Snapshot, namespace.key(), &version, None);
-        if let Some(Entry::Snapshot(snapshot)) = self.backend.get(&key).await {
-            return Ok(NamespaceSnapshot {
+        let cached = self.backend.get(&key).await;
+        self.counted(
+            EntryType::Snapshot,
+            matches!(cached, Some(Entry::Snapshot(_))),
+        );
+        if let Some(Entry::Snapshot(snapshot)) = cached {
+            return Ok(Lookup::hit(NamespaceSnapshot {
                 version,
                 etag,
                 snapshot,
-            });
+            }));
         }
         let built = Arc::new(EvaluationNamespaceSnapshot {
             namespace: Some(EvaluationNamespace {
@@ -91,11 +138,41 @@ impl FlagStateService {
         self.backend
             .put(key, Entry::Snapshot(Arc::clone(&built)))
             .await;
-        Ok(NamespaceSnapshot {
+        Ok(Lookup::miss(NamespaceSnapshot {
             version,
             etag,
             snapshot: built,
-        })
+        }))
+    }
+
+    /// Tells the current (server) span how the request was served; only
+    /// when it is recording, so unsampled requests pay one context lookup.
+    fn annotate(&self, attributes: impl FnOnce() -> Vec<KeyValue>) {
+        let cx = Context::current();
+        let span = cx.span();
+        if span.is_recording() {
+            span.set_attribute(KeyValue::new(
+                "flipt.cache.backend",
+                self.backend.kind().as_str(),
+            ));
+            span.set_attributes(attributes());
+        }
+    }
+}
+
+/// A value and whether the backend had it.
+struct Lookup<T> {
+    value: T,
+    hit: bool,
+}
+
+impl<T> Lookup<T> {
+    fn hit(value: T) -> Self {
+        Self { value, hit: true }
+    }
+
+    fn miss(value: T) -> Self {
+        Self { value, hit: false }
     }
 }
 
@@ -123,10 +200,18 @@ impl CacheService for FlagStateService {
         request: Request<pb::GetEvaluationStateRequest>,
     ) -> Result<Response<pb::GetEvaluationStateResponse>, Status> {
         let flag = request.into_inner().flag.unwrap_or_default();
-        let state = self
-            .evaluation_state(&flag.namespace_key, &flag.flag_key)
-            .await
-            .map_err(not_found)?;
+        let found = self.lookup_flag(&flag.namespace_key, &flag.flag_key).await;
+        self.annotate(|| {
+            let mut attributes = vec![
+                KeyValue::new("flipt.namespace", flag.namespace_key.clone()),
+                KeyValue::new("flipt.flag", flag.flag_key.clone()),
+            ];
+            if let Ok(found) = &found {
+                attributes.push(KeyValue::new("flipt.cache.hit", found.hit));
+            }
+            attributes
+        });
+        let state = found.map_err(not_found)?.value;
         Ok(Response::new(pb::GetEvaluationStateResponse {
             state: Some((*state).clone()),
         }))
@@ -138,12 +223,17 @@ impl CacheService for FlagStateService {
     ) -> Result<Response<pb::BatchGetEvaluationStateResponse>, Status> {
         let request = request.into_inner();
         let mut results = Vec::with_capacity(request.flags.len());
+        let (mut hits, mut misses) = (0_i64, 0_i64);
         for flag in request.flags {
-            let result = match self
-                .evaluation_state(&flag.namespace_key, &flag.flag_key)
-                .await
-            {
-                Ok(state) => evaluation_state_result::Result::State((*state).clone()),
+            let result = match self.lookup_flag(&flag.namespace_key, &flag.flag_key).await {
+                Ok(found) => {
+                    if found.hit {
+                        hits += 1;
+                    } else {
+                        misses += 1;
+                    }
+                    evaluation_state_result::Result::State((*found.value).clone())
+                }
                 // A missing flag (or namespace) is an entry of the answer,
                 // not a failure of the batch.
                 Err(err) => evaluation_state_result::Result::NotFound(err.to_string()),
@@ -152,6 +242,14 @@ impl CacheService for FlagStateService {
                 result: Some(result),
             });
         }
+        self.annotate(|| {
+            vec![
+                // A batch hit only when every flag found was cached.
+                KeyValue::new("flipt.cache.hit", misses == 0),
+                KeyValue::new("flipt.cache.hits", hits),
+                KeyValue::new("flipt.cache.misses", misses),
+            ]
+        });
         Ok(Response::new(pb::BatchGetEvaluationStateResponse {
             results,
         }))
@@ -162,10 +260,18 @@ impl CacheService for FlagStateService {
         request: Request<pb::GetNamespaceSnapshotRequest>,
     ) -> Result<Response<pb::GetNamespaceSnapshotResponse>, Status> {
         let request = request.into_inner();
-        let found = self
-            .namespace_snapshot(&request.namespace_key)
-            .await
-            .map_err(not_found)?;
+        let found = self.lookup_snapshot(&request.namespace_key).await;
+        self.annotate(|| {
+            let mut attributes = vec![KeyValue::new(
+                "flipt.namespace",
+                request.namespace_key.clone(),
+            )];
+            if let Ok(found) = &found {
+                attributes.push(KeyValue::new("flipt.cache.hit", found.hit));
+            }
+            attributes
+        });
+        let found = found.map_err(not_found)?.value;
         // Flipt compares If-None-Match with the etag exactly.
         let not_modified = request.if_none_match == found.etag;
         Ok(Response::new(pb::GetNamespaceSnapshotResponse {

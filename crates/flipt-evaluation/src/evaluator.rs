@@ -1,8 +1,11 @@
 //! Request handling shared by gRPC and REST: fetch flag state from the cache
 //! service, evaluate it with `flipt-core`, and stamp the response with
 //! request id, timestamp and duration as Flipt's evaluation interceptor does.
+//! Every evaluation of an existing flag is reported through [`crate::observe`]
+//! (metrics and span attributes), whichever front end received it.
 
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use flipt_core::{Context, Flag, FlagType, evaluate_boolean, evaluate_variant, resolve_namespace};
 use flipt_proto::{
@@ -14,18 +17,31 @@ use crate::{
     cache_client::CacheClient,
     convert::{boolean_response, flag_from_proto, variant_response},
     error::EvaluationError,
+    metrics::EvaluationMetrics,
+    observe::{self, Evaluated},
 };
 
 /// Evaluates requests against flag state served by the cache service.
 #[derive(Clone)]
 pub struct Evaluator {
     cache: CacheClient,
+    /// `None` when `metrics.enabled` is false.
+    metrics: Option<Arc<EvaluationMetrics>>,
 }
 
 impl Evaluator {
-    /// An evaluator reading flag state through `cache`.
+    /// An evaluator reading flag state through `cache`, recording no metrics.
     pub fn new(cache: CacheClient) -> Self {
-        Self { cache }
+        Self {
+            cache,
+            metrics: None,
+        }
+    }
+
+    /// Records evaluation metrics in `metrics` (`None`: record nothing).
+    pub fn with_metrics(mut self, metrics: Option<EvaluationMetrics>) -> Self {
+        self.metrics = metrics.map(Arc::new);
+        self
     }
 
     /// The cache client, e.g. for readiness checks.
@@ -39,17 +55,22 @@ impl Evaluator {
         request: pb::EvaluationRequest,
     ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
         let started = Instant::now();
-        let flag = self
+        let (namespace, flag) = self
             .fetch_flag(
                 &request.namespace_key,
                 &request.flag_key,
                 &request.reference,
             )
             .await?;
-        let result = evaluate_boolean(&flag, &request.entity_id, &request.context)?;
+        let result = evaluate_boolean(&flag, &request.entity_id, &request.context)
+            .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
+        let request_id = request_id_or_new(request.request_id);
+        let evaluated = Evaluated::boolean(&namespace, &flag.key, &request.entity_id, &result);
+        self.observe(&evaluated, started.elapsed());
+        evaluated.annotate_current_span(&request_id);
         let mut response = boolean_response(flag.key, result);
         let stamp = Stamp::finish(started);
-        response.request_id = request_id_or_new(request.request_id);
+        response.request_id = request_id;
         response.timestamp = Some(stamp.timestamp);
         response.request_duration_millis = stamp.duration_millis;
         Ok(response)
@@ -61,17 +82,22 @@ impl Evaluator {
         request: pb::EvaluationRequest,
     ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
         let started = Instant::now();
-        let flag = self
+        let (namespace, flag) = self
             .fetch_flag(
                 &request.namespace_key,
                 &request.flag_key,
                 &request.reference,
             )
             .await?;
-        let result = evaluate_variant(&flag, &request.entity_id, &request.context)?;
+        let result = evaluate_variant(&flag, &request.entity_id, &request.context)
+            .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
+        let request_id = request_id_or_new(request.request_id);
+        let evaluated = Evaluated::variant(&namespace, &flag.key, &request.entity_id, &result);
+        self.observe(&evaluated, started.elapsed());
+        evaluated.annotate_current_span(&request_id);
         let mut response = variant_response(flag.key, result);
         let stamp = Stamp::finish(started);
-        response.request_id = request_id_or_new(request.request_id);
+        response.request_id = request_id;
         response.timestamp = Some(stamp.timestamp);
         response.request_duration_millis = stamp.duration_millis;
         Ok(response)
@@ -105,11 +131,16 @@ impl Evaluator {
             ))));
         }
 
+        // Each entry's latency is the shared fetch plus its own evaluation.
+        let fetched = started.elapsed();
         let mut responses = Vec::with_capacity(request.requests.len());
         for (inner, state) in request.requests.into_iter().zip(states) {
-            let flag = match state.result {
+            let (namespace, flag) = match state.result {
                 Some(evaluation_state_result::Result::State(state)) => match state.flag {
-                    Some(flag) => flag_from_proto(flag),
+                    Some(flag) => (
+                        resolved_namespace(state.namespace_key, &inner.namespace_key),
+                        flag_from_proto(flag),
+                    ),
                     None => return Err(missing_flag_state()),
                 },
                 Some(evaluation_state_result::Result::NotFound(_)) => {
@@ -118,7 +149,7 @@ impl Evaluator {
                 }
                 None => return Err(missing_flag_state()),
             };
-            responses.push(evaluate_entry(&flag, inner)?);
+            responses.push(self.evaluate_entry(&namespace, &flag, inner, fetched)?);
         }
 
         // Every inner response gets the same timestamp and duration, as Flipt.
@@ -136,56 +167,101 @@ impl Evaluator {
                 _ => {}
             }
         }
+        let request_id = request_id_or_new(request.request_id);
+        observe::annotate_request_id(&request_id);
         Ok(pb::BatchEvaluationResponse {
-            request_id: request_id_or_new(request.request_id),
+            request_id,
             responses,
             request_duration_millis: stamp.duration_millis,
         })
     }
 
+    /// The flag's state and the namespace it resolved to.
     async fn fetch_flag(
         &self,
         namespace_key: &str,
         flag_key: &str,
         reference: &str,
-    ) -> Result<Flag, EvaluationError> {
+    ) -> Result<(String, Flag), EvaluationError> {
         let state = self
             .cache
             .evaluation_state(namespace_key, flag_key, reference)
             .await?;
         let flag = state.flag.ok_or_else(missing_flag_state)?;
-        Ok(flag_from_proto(flag))
+        let namespace = resolved_namespace(state.namespace_key, namespace_key);
+        Ok((namespace, flag_from_proto(flag)))
+    }
+
+    /// Evaluates one inner request of a batch by the flag's type. Inner
+    /// responses keep the inner request id as sent (possibly empty).
+    fn evaluate_entry(
+        &self,
+        namespace: &str,
+        flag: &Flag,
+        inner: pb::EvaluationRequest,
+        fetched: Duration,
+    ) -> Result<pb::EvaluationResponse, EvaluationError> {
+        let started = Instant::now();
+        let context: &Context = &inner.context;
+        let entry = match flag.flag_type {
+            FlagType::Boolean => {
+                let result = evaluate_boolean(flag, &inner.entity_id, context)?;
+                let evaluated = Evaluated::boolean(namespace, &flag.key, &inner.entity_id, &result);
+                self.observe(&evaluated, fetched + started.elapsed());
+                evaluated.add_current_span_event();
+                let mut response = boolean_response(flag.key.clone(), result);
+                response.request_id = inner.request_id;
+                pb::EvaluationResponse {
+                    r#type: pb::EvaluationResponseType::BooleanEvaluationResponseType as i32,
+                    response: Some(pb::evaluation_response::Response::BooleanResponse(response)),
+                }
+            }
+            FlagType::Variant => {
+                let result = evaluate_variant(flag, &inner.entity_id, context)?;
+                let evaluated = Evaluated::variant(namespace, &flag.key, &inner.entity_id, &result);
+                self.observe(&evaluated, fetched + started.elapsed());
+                evaluated.add_current_span_event();
+                let mut response = variant_response(flag.key.clone(), result);
+                response.request_id = inner.request_id;
+                pb::EvaluationResponse {
+                    r#type: pb::EvaluationResponseType::VariantEvaluationResponseType as i32,
+                    response: Some(pb::evaluation_response::Response::VariantResponse(response)),
+                }
+            }
+        };
+        Ok(entry)
+    }
+
+    fn observe(&self, evaluated: &Evaluated<'_>, latency: Duration) {
+        if let Some(metrics) = &self.metrics {
+            evaluated.record(metrics, latency);
+        }
+    }
+
+    /// Counts an existing flag that could not be evaluated (the RPC of the
+    /// other flag type) and passes the error on.
+    fn failed(
+        &self,
+        namespace: &str,
+        flag: &str,
+        started: Instant,
+        err: flipt_core::EvaluationError,
+    ) -> EvaluationError {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_error(namespace, flag, started.elapsed());
+        }
+        EvaluationError::from(err)
     }
 }
 
-/// Evaluates one inner request of a batch by the flag's type. Inner
-/// responses keep the inner request id as sent (possibly empty).
-fn evaluate_entry(
-    flag: &Flag,
-    inner: pb::EvaluationRequest,
-) -> Result<pb::EvaluationResponse, EvaluationError> {
-    let context: &Context = &inner.context;
-    let entry = match flag.flag_type {
-        FlagType::Boolean => {
-            let result = evaluate_boolean(flag, &inner.entity_id, context)?;
-            let mut response = boolean_response(flag.key.clone(), result);
-            response.request_id = inner.request_id;
-            pb::EvaluationResponse {
-                r#type: pb::EvaluationResponseType::BooleanEvaluationResponseType as i32,
-                response: Some(pb::evaluation_response::Response::BooleanResponse(response)),
-            }
-        }
-        FlagType::Variant => {
-            let result = evaluate_variant(flag, &inner.entity_id, context)?;
-            let mut response = variant_response(flag.key.clone(), result);
-            response.request_id = inner.request_id;
-            pb::EvaluationResponse {
-                r#type: pb::EvaluationResponseType::VariantEvaluationResponseType as i32,
-                response: Some(pb::evaluation_response::Response::VariantResponse(response)),
-            }
-        }
-    };
-    Ok(entry)
+/// The namespace the cache resolved a request to; falls back to resolving
+/// the request's own key if the cache left it empty.
+fn resolved_namespace(from_cache: String, requested: &str) -> String {
+    if from_cache.is_empty() {
+        resolve_namespace(requested).to_owned()
+    } else {
+        from_cache
+    }
 }
 
 /// The error entry of a batch for a flag that does not exist; the namespace

@@ -9,6 +9,8 @@ pub mod convert;
 pub mod error;
 pub mod evaluator;
 pub mod grpc;
+pub mod metrics;
+pub mod observe;
 pub mod readiness;
 pub mod rest;
 pub mod snapshot;
@@ -34,6 +36,7 @@ use crate::{
     error::EvaluationError,
     evaluator::Evaluator,
     grpc::GrpcApi,
+    metrics::EvaluationMetrics,
 };
 
 /// Build version reported in metrics and logs.
@@ -83,13 +86,16 @@ pub async fn run(
     let client_metrics = metrics_on
         .then(|| GrpcClientMetrics::register(&registry))
         .transpose()?;
+    let evaluation_metrics = metrics_on
+        .then(|| EvaluationMetrics::register(&registry))
+        .transpose()?;
     let instrumented = ServiceBuilder::new()
         .layer(tracing.client_layer().with_peer(&uri))
         .layer(GrpcMetricsLayer::from(client_metrics))
         .service(channel.clone())
         .map_response(|response| response.map(tonic::body::Body::new));
     let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), settings.clone());
-    let evaluator = Evaluator::new(cache);
+    let evaluator = Evaluator::new(cache).with_metrics(evaluation_metrics);
 
     let health = Health::new([
         evaluation_service_server::SERVICE_NAME,

@@ -8,7 +8,8 @@
 //! * [`Listeners`] and [`Server`]: gRPC and HTTP on two listeners with
 //!   `grpc.health.v1.Health`, gRPC reflection and `GET /health` added once;
 //! * [`Health`]: readiness, shared by gRPC and HTTP health;
-//! * [`shutdown_signal`] and [`BackgroundTasks`]: graceful shutdown.
+//! * [`shutdown_signal`] and [`BackgroundTasks`]: graceful shutdown;
+//! * [`usage`]: usage reports to the telemetry reporter.
 
 pub mod cli;
 pub mod config;
@@ -17,6 +18,7 @@ mod health;
 mod listeners;
 mod serve;
 mod shutdown;
+pub mod usage;
 
 pub use cli::{Cli, load_or_exit, parse_args};
 pub use config::{Config, Loaded, ServiceConfig};

@@ -92,6 +92,8 @@ pub enum ReloadEvent {
     Loaded {
         /// When the load finished.
         at: SystemTime,
+        /// How long reading and building took.
+        duration: Duration,
         /// Namespaces in the snapshot now current.
         namespaces: usize,
         /// Flags in the snapshot now current.
@@ -103,6 +105,8 @@ pub enum ReloadEvent {
     Failed {
         /// When the load finished.
         at: SystemTime,
+        /// How long reading and building took.
+        duration: Duration,
         /// Every problem found.
         error: LoadError,
     },
@@ -183,6 +187,7 @@ impl Store {
         } else {
             None
         };
+        let started = Instant::now();
         let (fingerprint, snapshot) = read_and_build(root.clone()).await?;
         let (updates, _) = watch::channel(snapshot.clone());
         let (events, _) = broadcast::channel(16);
@@ -199,6 +204,7 @@ impl Store {
         };
         store.record(ReloadEvent::Loaded {
             at: SystemTime::now(),
+            duration: started.elapsed(),
             namespaces: snapshot.namespace_count(),
             flags: snapshot.flag_count(),
             changed: true,
@@ -253,6 +259,7 @@ impl Store {
     /// changed and are valid. Reloads never run concurrently.
     pub async fn reload(&self) -> ReloadOutcome {
         let mut last_read = self.shared.last_read.lock().await;
+        let started = Instant::now();
         let (fingerprint, result) = reread(self.shared.root.clone(), *last_read).await;
         *last_read = fingerprint;
         let Some(result) = result else {
@@ -274,6 +281,7 @@ impl Store {
                 let current = self.current();
                 self.record(ReloadEvent::Loaded {
                     at: SystemTime::now(),
+                    duration: started.elapsed(),
                     namespaces: current.namespace_count(),
                     flags: current.flag_count(),
                     changed,
@@ -300,6 +308,7 @@ impl Store {
                 }
                 self.record(ReloadEvent::Failed {
                     at: SystemTime::now(),
+                    duration: started.elapsed(),
                     error: error.clone(),
                 });
                 ReloadOutcome::Failed(error)

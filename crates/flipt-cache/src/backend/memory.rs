@@ -27,6 +27,9 @@ impl MemoryBackend {
     }
 
     pub(super) fn entry_count(&self) -> u64 {
+        // moka applies inserts and evictions lazily; settle them first so
+        // the count (read at scrape time) is exact rather than stale.
+        self.entries.run_pending_tasks();
         self.entries.entry_count()
     }
 }

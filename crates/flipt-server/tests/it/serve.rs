@@ -51,6 +51,13 @@ impl TelemetryReporterService for GatedReporter {
         self.gate.cancelled().await;
         Ok(tonic::Response::new(ReportResponse::default()))
     }
+
+    async fn preview(
+        &self,
+        _request: tonic::Request<flipt_proto::telemetry::v1::PreviewRequest>,
+    ) -> Result<tonic::Response<flipt_proto::telemetry::v1::PreviewResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not used by these tests"))
+    }
 }
 
 struct Running {
