@@ -1,0 +1,287 @@
+//! Closed-loop load: `concurrency` tasks, each sending its next request as
+//! soon as the previous one is answered, for a warm-up and then a measured
+//! window. gRPC tasks share `connections` HTTP/2 channels round-robin;
+//! REST tasks each own one HTTP/1.1 keep-alive connection (HTTP/1.1 has no
+//! multiplexing, so REST uses `concurrency` connections). Latency goes into
+//! one HDR histogram per task, merged at the end.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, Result, anyhow};
+use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
+use hdrhistogram::Histogram;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{
+    process::rss_kib,
+    rest::{RestConnection, VARIANT_PATH},
+    scenario::{self, Scenario},
+};
+
+/// Upper bound of one request; a slower answer counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Largest latency the histograms hold (ns); longer ones are clamped.
+const MAX_LATENCY_NS: u64 = 60_000_000_000;
+
+/// How often RSS is sampled during the measured window.
+const RSS_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Shape and length of one load run.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSettings {
+    /// Requests in flight at any time.
+    pub concurrency: usize,
+    /// HTTP/2 connections the gRPC tasks share.
+    pub connections: usize,
+    /// Unmeasured warm-up.
+    pub warmup: Duration,
+    /// Measured window.
+    pub duration: Duration,
+}
+
+/// Where the load goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    /// gRPC address (evaluation or echo server A).
+    pub grpc: SocketAddr,
+    /// HTTP address (REST).
+    pub http: SocketAddr,
+}
+
+/// What one run measured.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    /// Successful requests started in the measured window.
+    pub ok: u64,
+    /// Failed requests started in the measured window.
+    pub errors: u64,
+    /// Every request answered, warm-up included (for span accounting).
+    pub total: u64,
+    /// Length of the measured window.
+    pub window: Duration,
+    /// Latency of measured requests, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// The first error seen, for the log.
+    pub first_error: Option<String>,
+    /// Peak RSS (KiB) of each watched process during the window.
+    pub peak_rss_kib: Vec<u64>,
+}
+
+impl LoadOutcome {
+    /// Successful requests per second in the measured window.
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.window.as_secs_f64()
+    }
+
+    /// Latency quantile in milliseconds.
+    pub fn quantile_ms(&self, quantile: f64) -> f64 {
+        self.latency.value_at_quantile(quantile) as f64 / 1e6
+    }
+}
+
+/// Per-task tallies.
+struct Tally {
+    ok: u64,
+    errors: u64,
+    total: u64,
+    latency: Histogram<u64>,
+    first_error: Option<String>,
+}
+
+impl Tally {
+    fn new() -> Result<Self> {
+        Ok(Self {
+            ok: 0,
+            errors: 0,
+            total: 0,
+            latency: histogram()?,
+            first_error: None,
+        })
+    }
+
+    fn record(&mut self, started: Instant, measure_from: Instant, result: Result<()>) {
+        self.total += 1;
+        if started < measure_from {
+            return;
+        }
+        let elapsed = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.latency.saturating_record(elapsed.min(MAX_LATENCY_NS));
+        match result {
+            Ok(()) => self.ok += 1,
+            Err(error) => {
+                self.errors += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(format!("{error:#}"));
+                }
+            }
+        }
+    }
+}
+
+fn histogram() -> Result<Histogram<u64>> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).map_err(|e| anyhow!("histogram: {e}"))
+}
+
+/// Runs `scenario` against `target` and samples the RSS of `watch` (pids).
+pub async fn drive(
+    scenario: Scenario,
+    target: Target,
+    settings: LoadSettings,
+    watch: &[u32],
+) -> Result<LoadOutcome> {
+    let channels = if scenario == Scenario::RestVariant {
+        Vec::new()
+    } else {
+        connect_channels(target.grpc, settings.connections.max(1)).await?
+    };
+    let mut rest_connections = Vec::new();
+    if scenario == Scenario::RestVariant {
+        for _ in 0..settings.concurrency {
+            rest_connections.push(RestConnection::open(target.http).await?);
+        }
+    }
+
+    let start = Instant::now();
+    let measure_from = start + settings.warmup;
+    let end = measure_from + settings.duration;
+    let sampler = tokio::spawn(sample_rss(watch.to_vec(), measure_from, end));
+
+    let mut tasks = Vec::with_capacity(settings.concurrency);
+    for index in 0..settings.concurrency {
+        let mut tally = Tally::new()?;
+        let stride = settings.concurrency as u64;
+        let mut seq = index as u64;
+        let mut next_seq = move || {
+            let current = seq;
+            seq += stride;
+            current
+        };
+        if scenario == Scenario::RestVariant {
+            let mut connection = rest_connections
+                .pop()
+                .ok_or_else(|| anyhow!("missing REST connection"))?;
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < end {
+                    let started = Instant::now();
+                    let body = scenario::rest_variant_body(next_seq());
+                    let result = rest_call(&mut connection, body).await;
+                    if result.is_err() {
+                        // A broken connection is replaced; the failed
+                        // request stays counted as an error.
+                        if let Ok(fresh) = RestConnection::open(target.http).await {
+                            connection = fresh;
+                        }
+                    }
+                    tally.record(started, measure_from, result);
+                }
+                tally
+            }));
+        } else {
+            let client = EvaluationServiceClient::new(channels[index % channels.len()].clone());
+            tasks.push(tokio::spawn(async move {
+                while Instant::now() < end {
+                    let started = Instant::now();
+                    let result = grpc_call(scenario, client.clone(), next_seq()).await;
+                    tally.record(started, measure_from, result);
+                }
+                tally
+            }));
+        }
+    }
+
+    let mut outcome = LoadOutcome {
+        ok: 0,
+        errors: 0,
+        total: 0,
+        window: settings.duration,
+        latency: histogram()?,
+        first_error: None,
+        peak_rss_kib: Vec::new(),
+    };
+    for task in tasks {
+        let tally = task.await.context("load task panicked")?;
+        outcome.ok += tally.ok;
+        outcome.errors += tally.errors;
+        outcome.total += tally.total;
+        outcome
+            .latency
+            .add(&tally.latency)
+            .map_err(|e| anyhow!("merging histograms: {e}"))?;
+        if outcome.first_error.is_none() {
+            outcome.first_error = tally.first_error;
+        }
+    }
+    outcome.peak_rss_kib = sampler.await.context("RSS sampler panicked")?;
+    Ok(outcome)
+}
+
+async fn connect_channels(addr: SocketAddr, count: usize) -> Result<Vec<Channel>> {
+    let mut channels = Vec::with_capacity(count);
+    for _ in 0..count {
+        // Each `connect` opens its own HTTP/2 connection.
+        let channel = Endpoint::from_shared(format!("http://{addr}"))?
+            .tcp_nodelay(true)
+            .connect_timeout(REQUEST_TIMEOUT)
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        channels.push(channel);
+    }
+    Ok(channels)
+}
+
+async fn grpc_call(
+    scenario: Scenario,
+    mut client: EvaluationServiceClient<Channel>,
+    seq: u64,
+) -> Result<()> {
+    let call = async {
+        match scenario {
+            Scenario::GrpcVariant => client
+                .variant(scenario::variant_request(seq))
+                .await
+                .map(drop),
+            Scenario::GrpcBoolean => client
+                .boolean(scenario::boolean_request(seq))
+                .await
+                .map(drop),
+            Scenario::GrpcBatch => client.batch(scenario::batch_request(seq)).await.map(drop),
+            Scenario::RestVariant => Err(tonic::Status::internal("not a gRPC scenario")),
+        }
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(status)) => Err(anyhow!("{:?}: {}", status.code(), status.message())),
+        Err(_) => Err(anyhow!("no answer within {REQUEST_TIMEOUT:?}")),
+    }
+}
+
+async fn rest_call(connection: &mut RestConnection, body: Vec<u8>) -> Result<()> {
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, connection.post(VARIANT_PATH, body))
+        .await
+        .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))??;
+    if status != http::StatusCode::OK {
+        return Err(anyhow!("HTTP {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    Ok(())
+}
+
+/// Peak RSS of each pid between `from` and `until`.
+async fn sample_rss(pids: Vec<u32>, from: Instant, until: Instant) -> Vec<u64> {
+    let mut peaks = vec![0; pids.len()];
+    tokio::time::sleep_until(from.into()).await;
+    let mut ticks = tokio::time::interval(RSS_INTERVAL);
+    while Instant::now() < until {
+        ticks.tick().await;
+        for (peak, pid) in peaks.iter_mut().zip(&pids) {
+            if let Ok(rss) = rss_kib(*pid) {
+                *peak = (*peak).max(rss);
+            }
+        }
+    }
+    peaks
+}

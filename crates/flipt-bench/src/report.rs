@@ -1,0 +1,412 @@
+//! The report: throughput, latency and errors per mode and scenario next to
+//! the echo-chain baseline, memory per process, spans exported, the engine
+//! micro-benchmark, and the goals checked against them. Printed as tables
+//! and written as JSON.
+
+use std::{fmt::Write as _, path::Path};
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use crate::{
+    load::LoadOutcome,
+    micro::{FIVE_BY_THREE, Micro},
+    scenario::Scenario,
+    stack::Mode,
+};
+
+const MIB: f64 = 1024.0;
+
+/// Everything one run measured.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Where it ran.
+    pub machine: Machine,
+    /// How the load was shaped.
+    pub settings: Settings,
+    /// One row per mode and scenario.
+    pub results: Vec<Row>,
+    /// RSS per process and mode.
+    pub memory: Vec<Memory>,
+    /// Spans the services exported, per mode.
+    pub spans: Vec<SpanCount>,
+    /// Engine micro-benchmark.
+    pub micro: Vec<Micro>,
+    /// Goals and whether they hold.
+    pub goals: Vec<Goal>,
+}
+
+/// The machine the run used.
+#[derive(Debug, Serialize)]
+pub struct Machine {
+    /// Logical CPUs.
+    pub cpus: usize,
+    /// CPU model from `/proc/cpuinfo`.
+    pub cpu_model: String,
+    /// Total memory in MiB.
+    pub memory_mib: u64,
+    /// 1/5/15-minute load average when the run started.
+    pub load_before: String,
+    /// … and when it ended.
+    pub load_after: String,
+}
+
+impl Machine {
+    /// Reads the machine description from `/proc`.
+    pub fn describe() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: u64 = meminfo
+            .lines()
+            .find(|line| line.starts_with("MemTotal:"))
+            .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        Self {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model,
+            memory_mib: memory_kib / 1024,
+            load_before: load_average(),
+            load_after: String::new(),
+        }
+    }
+}
+
+/// The first three fields of `/proc/loadavg`.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Load shape.
+#[derive(Debug, Serialize)]
+pub struct Settings {
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// HTTP/2 connections for gRPC.
+    pub grpc_connections: usize,
+    /// HTTP/1.1 connections for REST (one per in-flight request).
+    pub rest_connections: usize,
+    /// Warm-up per run, seconds.
+    pub warmup_s: f64,
+    /// Measured window per run, seconds.
+    pub duration_s: f64,
+}
+
+/// Throughput and latency of one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    /// Successful requests per second.
+    pub rps: f64,
+    /// Median latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+    /// 99.9th percentile, ms.
+    pub p999_ms: f64,
+    /// Successful requests in the window.
+    pub requests: u64,
+    /// Failed requests in the window.
+    pub errors: u64,
+    /// The first failure, if any.
+    pub first_error: Option<String>,
+}
+
+impl From<&LoadOutcome> for Measured {
+    fn from(outcome: &LoadOutcome) -> Self {
+        Self {
+            rps: outcome.rps(),
+            p50_ms: outcome.quantile_ms(0.5),
+            p99_ms: outcome.quantile_ms(0.99),
+            p999_ms: outcome.quantile_ms(0.999),
+            requests: outcome.ok,
+            errors: outcome.errors,
+            first_error: outcome.first_error.clone(),
+        }
+    }
+}
+
+/// One mode × scenario.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// Observability mode of the services.
+    pub mode: Mode,
+    /// Request kind.
+    pub scenario: Scenario,
+    /// The services.
+    pub service: Measured,
+    /// The echo chain, run right before.
+    pub baseline: Measured,
+    /// `service.rps / baseline.rps`.
+    pub ratio: f64,
+}
+
+/// Memory of one process in one mode.
+#[derive(Debug, Serialize)]
+pub struct Memory {
+    /// Mode (the echo servers are listed under the first mode run).
+    pub mode: Mode,
+    /// Process name.
+    pub process: String,
+    /// RSS after start-up, before any load, MiB.
+    pub idle_mib: f64,
+    /// Peak RSS during the measured windows, MiB.
+    pub load_mib: f64,
+    /// RSS after the last run of the mode, MiB.
+    pub after_mib: f64,
+}
+
+impl Memory {
+    /// From KiB figures.
+    pub fn from_kib(mode: Mode, process: &str, idle: u64, load: u64, after: u64) -> Self {
+        Self {
+            mode,
+            process: process.to_owned(),
+            idle_mib: idle as f64 / MIB,
+            load_mib: load as f64 / MIB,
+            after_mib: after as f64 / MIB,
+        }
+    }
+
+    fn is_service(&self) -> bool {
+        self.process.starts_with("flipt-")
+    }
+}
+
+/// Spans exported in one mode.
+#[derive(Debug, Serialize)]
+pub struct SpanCount {
+    /// Mode.
+    pub mode: Mode,
+    /// Requests answered by the services in this mode, warm-ups included.
+    pub requests: u64,
+    /// Spans those requests produce when every one is traced.
+    pub expected: u64,
+    /// Spans the OTLP receiver got.
+    pub received: u64,
+}
+
+/// One goal of the benchmark.
+#[derive(Debug, Serialize)]
+pub struct Goal {
+    /// What is measured.
+    pub name: String,
+    /// The bound.
+    pub target: String,
+    /// The measured value.
+    pub measured: String,
+    /// Whether it holds; `None` when the run did not measure it.
+    pub met: Option<bool>,
+}
+
+impl Report {
+    /// The row of `mode` × `scenario`.
+    pub fn row(&self, mode: Mode, scenario: Scenario) -> Option<&Row> {
+        self.results
+            .iter()
+            .find(|row| row.mode == mode && row.scenario == scenario)
+    }
+
+    /// Checks the goals against the measurements.
+    pub fn evaluate_goals(&mut self) {
+        let mut goals = Vec::new();
+        for (mode, bound) in [(Mode::Metrics, 0.8), (Mode::Traced, 0.6)] {
+            let ratio = self.row(mode, Scenario::GrpcVariant).map(|row| row.ratio);
+            goals.push(Goal {
+                name: format!("gRPC Variant vs echo chain, {}", mode.label()),
+                target: format!(">= {bound:.2}"),
+                measured: ratio.map_or_else(|| "not run".to_owned(), |r| format!("{r:.2}")),
+                met: ratio.map(|r| r >= bound),
+            });
+        }
+
+        // Each run is compared with the baseline run right before it, so
+        // the cost of metrics is the drop of that ratio: machine load that
+        // changed between the two runs cancels out.
+        let off = self.row(Mode::Off, Scenario::GrpcVariant);
+        let on = self.row(Mode::Metrics, Scenario::GrpcVariant);
+        let cost = match (off, on) {
+            (Some(off), Some(on)) if off.ratio > 0.0 => Some((
+                1.0 - on.ratio / off.ratio,
+                1.0 - on.service.rps / off.service.rps,
+            )),
+            _ => None,
+        };
+        goals.push(Goal {
+            name: "metrics on vs off, gRPC Variant throughput cost".to_owned(),
+            target: "<= 5%".to_owned(),
+            measured: cost.map_or_else(
+                || "not run".to_owned(),
+                |(normalised, raw)| {
+                    format!(
+                        "{:.1}% (raw req/s: {:.1}%)",
+                        normalised * 100.0,
+                        raw * 100.0
+                    )
+                },
+            ),
+            met: cost.map(|(normalised, _)| normalised <= 0.05),
+        });
+
+        let services: Vec<&Memory> = self.memory.iter().filter(|m| m.is_service()).collect();
+        for (name, bound, pick) in [
+            (
+                "idle RSS per service",
+                20.0,
+                (|m: &Memory| m.idle_mib) as fn(&Memory) -> f64,
+            ),
+            ("RSS per service under load", 64.0, |m: &Memory| m.load_mib),
+        ] {
+            let worst = services
+                .iter()
+                .map(|m| (pick(m), m.process.as_str()))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            goals.push(Goal {
+                name: format!("{name} (largest)"),
+                target: format!("<= {bound:.0} MiB"),
+                measured: worst.map_or_else(
+                    || "not run".to_owned(),
+                    |(mib, process)| format!("{mib:.1} MiB ({process})"),
+                ),
+                met: worst.map(|(mib, _)| mib <= bound),
+            });
+        }
+
+        let five_by_three = self.micro.iter().find(|m| m.id == FIVE_BY_THREE);
+        goals.push(Goal {
+            name: "flipt-core evaluation, 5 rules x 3 constraints".to_owned(),
+            target: "< 2000 ns".to_owned(),
+            measured: five_by_three.map_or_else(
+                || "not run (cargo bench -p flipt-core)".to_owned(),
+                |m| format!("{:.0} ns", m.mean_ns),
+            ),
+            met: five_by_three.map(|m| m.mean_ns < 2000.0),
+        });
+        self.goals = goals;
+    }
+
+    /// Writes the JSON report, creating its directory.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, json + "\n").with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The report as text tables.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let m = &self.machine;
+        let s = &self.settings;
+        let _ = writeln!(
+            out,
+            "machine: {} CPUs, {}, {} MiB; load average {} -> {}",
+            m.cpus, m.cpu_model, m.memory_mib, m.load_before, m.load_after
+        );
+        let _ = writeln!(
+            out,
+            "load: closed loop, {} in flight, gRPC over {} connections, REST over {}; {}s warm-up + {}s measured per run\n",
+            s.concurrency, s.grpc_connections, s.rest_connections, s.warmup_s, s.duration_s
+        );
+
+        let _ = writeln!(
+            out,
+            "{:<22} {:<17} {:>8} {:>7} {:>7} {:>8} {:>6} | {:>8} {:>7} {:>7} | {:>5}",
+            "mode",
+            "scenario",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "p999 ms",
+            "errors",
+            "base r/s",
+            "b p50",
+            "b p99",
+            "ratio"
+        );
+        for row in &self.results {
+            let (sv, b) = (&row.service, &row.baseline);
+            let _ = writeln!(
+                out,
+                "{:<22} {:<17} {:>8.0} {:>7.3} {:>7.3} {:>8.3} {:>6} | {:>8.0} {:>7.3} {:>7.3} | {:>5.2}",
+                row.mode.label(),
+                row.scenario.label(),
+                sv.rps,
+                sv.p50_ms,
+                sv.p99_ms,
+                sv.p999_ms,
+                sv.errors,
+                b.rps,
+                b.p50_ms,
+                b.p99_ms,
+                row.ratio
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "\n{:<22} {:<17} {:>9} {:>9} {:>9}",
+            "mode", "process", "idle MiB", "load MiB", "after MiB"
+        );
+        for memory in &self.memory {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<17} {:>9.1} {:>9.1} {:>9.1}",
+                memory.mode.label(),
+                memory.process,
+                memory.idle_mib,
+                memory.load_mib,
+                memory.after_mib
+            );
+        }
+
+        for spans in &self.spans {
+            let share = if spans.expected > 0 {
+                spans.received as f64 / spans.expected as f64 * 100.0
+            } else {
+                0.0
+            };
+            let _ = writeln!(
+                out,
+                "\nspans exported ({}): {} of {} expected for {} requests ({share:.1}%)",
+                spans.mode.label(),
+                spans.received,
+                spans.expected,
+                spans.requests
+            );
+        }
+
+        if !self.micro.is_empty() {
+            let _ = writeln!(out, "\nflipt-core engine (criterion mean):");
+            for micro in &self.micro {
+                let _ = writeln!(out, "  {:<40} {:>8.0} ns", micro.description, micro.mean_ns);
+            }
+        }
+
+        let _ = writeln!(out, "\ngoals:");
+        for goal in &self.goals {
+            let verdict = match goal.met {
+                Some(true) => "met",
+                Some(false) => "MISSED",
+                None => "n/a",
+            };
+            let _ = writeln!(
+                out,
+                "  [{verdict:^6}] {:<52} {:<10} measured {}",
+                goal.name, goal.target, goal.measured
+            );
+        }
+        out
+    }
+}

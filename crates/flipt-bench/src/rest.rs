@@ -1,0 +1,69 @@
+//! HTTP/1.1 client side of the REST scenario: one keep-alive connection per
+//! in-flight request, written directly on hyper so the load generator
+//! controls exactly how many connections exist.
+
+use std::net::SocketAddr;
+
+use anyhow::{Context as _, Result};
+use http::{HeaderValue, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper::{body::Bytes, client::conn::http1};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+/// Path of the REST variant endpoint.
+pub const VARIANT_PATH: &str = "/evaluate/v1/variant";
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct RestConnection {
+    sender: http1::SendRequest<Full<Bytes>>,
+    host: HeaderValue,
+}
+
+impl RestConnection {
+    /// Connects to `addr` (TCP_NODELAY, as the services set on their side).
+    pub async fn open(addr: SocketAddr) -> Result<Self> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connecting to {addr}"))?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+        // The connection task ends when the sender is dropped or the peer
+        // closes; its error then shows up on the next request.
+        tokio::spawn(connection);
+        Ok(Self {
+            sender,
+            host: HeaderValue::from_str(&addr.to_string())?,
+        })
+    }
+
+    /// POSTs a JSON body and reads the whole response.
+    pub async fn post(&mut self, path: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        let request = Request::post(path)
+            .header(header::HOST, self.host.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status();
+        let body = response.into_body().collect().await?.to_bytes();
+        Ok((status, body))
+    }
+}
+
+/// One POST on a fresh connection.
+pub async fn post_once(addr: SocketAddr, path: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes)> {
+    RestConnection::open(addr).await?.post(path, body).await
+}
+
+/// Status code of `GET /health`, or `None` when nothing answers.
+pub async fn health_status(addr: SocketAddr) -> Option<StatusCode> {
+    let mut connection = RestConnection::open(addr).await.ok()?;
+    connection.sender.ready().await.ok()?;
+    let request = Request::get("/health")
+        .header(header::HOST, connection.host.clone())
+        .body(Full::new(Bytes::new()))
+        .ok()?;
+    let response = connection.sender.send_request(request).await.ok()?;
+    Some(response.status())
+}

@@ -1,0 +1,229 @@
+//! One benchmark run: for each observability mode, start the services,
+//! and for each scenario load the echo chain and then the services with the
+//! same closed-loop load, back to back, so both see the same machine.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::{Context as _, Result, anyhow};
+
+use crate::{
+    load::{self, LoadOutcome, LoadSettings},
+    micro,
+    otlp::SpanSink,
+    payloads,
+    process::Process,
+    report::{Machine, Measured, Memory, Report, Row, Settings, SpanCount, load_average},
+    scenario::Scenario,
+    stack::{EchoChain, Mode, Services},
+};
+
+/// What to run and where things are.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Directory holding `flipt-cache` and `flipt-evaluation`.
+    pub bin_dir: PathBuf,
+    /// Flag directory the cache service loads.
+    pub flags: PathBuf,
+    /// Where config files, payloads and the report go.
+    pub out_dir: PathBuf,
+    /// Criterion output of the engine micro-benchmark.
+    pub criterion_dir: PathBuf,
+    /// Load shape.
+    pub load: LoadSettings,
+    /// Modes to run, in order.
+    pub modes: Vec<Mode>,
+    /// Scenarios to run, in order.
+    pub scenarios: Vec<Scenario>,
+    /// Echo server A's deadline on B (evaluation's default cache timeout).
+    pub upstream_timeout: Duration,
+}
+
+/// Runs everything and returns the report (goals evaluated).
+pub async fn run(options: &RunOptions) -> Result<Report> {
+    let mut report = Report {
+        machine: Machine::describe(),
+        settings: Settings {
+            concurrency: options.load.concurrency,
+            grpc_connections: options.load.connections,
+            rest_connections: options.load.concurrency,
+            warmup_s: options.load.warmup.as_secs_f64(),
+            duration_s: options.load.duration.as_secs_f64(),
+        },
+        results: Vec::new(),
+        memory: Vec::new(),
+        spans: Vec::new(),
+        micro: micro::read(&options.criterion_dir),
+        goals: Vec::new(),
+    };
+    let sink = SpanSink::start().await?;
+    let mut echo: Option<EchoChain> = None;
+    let result = run_modes(options, &sink, &mut echo, &mut report).await;
+    if let Some(echo) = echo {
+        echo.stop().await.context("stopping the echo chain")?;
+    }
+    sink.stop().await;
+    result?;
+    report.machine.load_after = load_average();
+    report.evaluate_goals();
+    Ok(report)
+}
+
+async fn run_modes(
+    options: &RunOptions,
+    sink: &SpanSink,
+    echo: &mut Option<EchoChain>,
+    report: &mut Report,
+) -> Result<()> {
+    let config_dir = options.out_dir.join("config");
+    for &mode in &options.modes {
+        progress(format_args!("{}: starting services", mode.label()));
+        let services = Services::start(
+            &options.bin_dir,
+            &config_dir,
+            &options.flags,
+            mode,
+            &sink.endpoint(),
+        )
+        .await?;
+        let idle = idle_rss(&services.processes())?;
+
+        // The baseline answers with what the services answer, captured
+        // once from the first services started.
+        let first_echo = echo.is_none();
+        if first_echo {
+            let payloads = payloads::capture(
+                services.evaluation.grpc,
+                services.evaluation.http,
+                services.cache.grpc,
+            )
+            .await
+            .context("capturing the echo payloads")?;
+            let path = options.out_dir.join("echo-payloads.pb");
+            payloads.write(&path)?;
+            *echo = Some(EchoChain::start(&path, options.upstream_timeout).await?);
+        }
+        let chain = echo
+            .as_ref()
+            .ok_or_else(|| anyhow!("the echo chain did not start"))?;
+        let echo_idle = idle_rss(&chain.processes())?;
+
+        let spans_before = sink.spans();
+        let mut service_peaks = [0_u64; 2];
+        let mut echo_peaks = [0_u64; 2];
+        let mut traced_requests = 0;
+        let mut expected_spans = 0;
+        for &scenario in &options.scenarios {
+            let baseline = drive_logged(
+                scenario,
+                "echo chain",
+                chain.target(),
+                options,
+                &chain.processes(),
+            )
+            .await?;
+            let service = drive_logged(
+                scenario,
+                mode.label(),
+                services.target(),
+                options,
+                &services.processes(),
+            )
+            .await?;
+            merge_peaks(&mut echo_peaks, &baseline);
+            merge_peaks(&mut service_peaks, &service);
+            traced_requests += service.total;
+            expected_spans += service.total * scenario.spans_per_request();
+            let service = Measured::from(&service);
+            let baseline = Measured::from(&baseline);
+            let ratio = if baseline.rps > 0.0 {
+                service.rps / baseline.rps
+            } else {
+                0.0
+            };
+            report.results.push(Row {
+                mode,
+                scenario,
+                service,
+                baseline,
+                ratio,
+            });
+        }
+
+        for (index, process) in services.processes().iter().enumerate() {
+            report.memory.push(Memory::from_kib(
+                mode,
+                process.name(),
+                idle[index],
+                service_peaks[index],
+                process.rss_kib()?,
+            ));
+        }
+        if first_echo {
+            for (index, process) in chain.processes().iter().enumerate() {
+                report.memory.push(Memory::from_kib(
+                    mode,
+                    process.name(),
+                    echo_idle[index],
+                    echo_peaks[index],
+                    process.rss_kib()?,
+                ));
+            }
+        }
+
+        // SIGTERM makes the services flush their last spans before exiting,
+        // so the count below is complete.
+        services.stop().await.context("stopping the services")?;
+        if mode == Mode::Traced {
+            report.spans.push(SpanCount {
+                mode,
+                requests: traced_requests,
+                expected: expected_spans,
+                received: sink.spans() - spans_before,
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn drive_logged(
+    scenario: Scenario,
+    what: &str,
+    target: load::Target,
+    options: &RunOptions,
+    processes: &[&Process; 2],
+) -> Result<LoadOutcome> {
+    let pids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
+    let outcome = load::drive(scenario, target, options.load, &pids)
+        .await
+        .with_context(|| format!("{} against {what}", scenario.label()))?;
+    progress(format_args!(
+        "{:<17} {:<22} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  errors {}{}",
+        scenario.label(),
+        what,
+        outcome.rps(),
+        outcome.quantile_ms(0.5),
+        outcome.quantile_ms(0.99),
+        outcome.errors,
+        outcome
+            .first_error
+            .as_deref()
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default()
+    ));
+    Ok(outcome)
+}
+
+fn idle_rss(processes: &[&Process; 2]) -> Result<[u64; 2]> {
+    Ok([processes[0].rss_kib()?, processes[1].rss_kib()?])
+}
+
+fn merge_peaks(peaks: &mut [u64; 2], outcome: &LoadOutcome) {
+    for (peak, sampled) in peaks.iter_mut().zip(&outcome.peak_rss_kib) {
+        *peak = (*peak).max(*sampled);
+    }
+}
+
+/// Progress goes to stderr; stdout carries only the final table.
+fn progress(message: std::fmt::Arguments<'_>) {
+    eprintln!("[flipt-bench] {message}");
+}
