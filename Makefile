@@ -8,13 +8,14 @@ SHELL := /bin/bash
 # nextest runs test binaries in parallel; plain `cargo test` when absent.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help build run test lint fmt tools
+.PHONY: help build run test lint fmt tools bench
 
 help:
 	@echo "make run    start the services natively on deploy/flags"
 	@echo "make test   run every test (installs what the tests need)"
 	@echo "make lint   rustfmt check and clippy with warnings denied"
 	@echo "make build  build every crate and test"
+	@echo "make bench  load benchmark against an echo-chain baseline (about 6 minutes)"
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -36,6 +37,18 @@ else
 	$(CARGO) test --workspace --no-fail-fast
 endif
 	$(CARGO) test --workspace --doc
+
+# Where cargo puts build output (CARGO_TARGET_DIR when set).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+# Not part of `make test`: the flipt-core engine micro-benchmark, then the
+# release services under closed-loop load next to an echo-chain baseline.
+# Prints the table and writes $(TARGET_DIR)/bench/report.json. Options go
+# through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--duration 30s"`.
+bench:
+	$(CARGO) build --release -p flipt-bench -p flipt-cache -p flipt-evaluation
+	$(CARGO) bench -p flipt-core --bench engine -- --warm-up-time 1 --measurement-time 3
+	$(TARGET_DIR)/release/flipt-bench $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check
