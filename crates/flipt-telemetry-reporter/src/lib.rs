@@ -1,0 +1,119 @@
+//! The telemetry reporter: receives anonymous usage reports from the other
+//! services over gRPC (`flipt.telemetry.v1.TelemetryReporterService`) and,
+//! unless the operator opted out, sends one Segment `track` event
+//! `flipt.ping` per interval to a Segment-compatible endpoint (DESIGN.md
+//! §6). What is sent and how to turn it off: `docs/telemetry.md`.
+//!
+//! * [`config`]: `telemetry.*` and the opt-out switches;
+//! * [`usage`]: the reports, checked against fixed value lists;
+//! * [`payload`]: the ping and its Segment batch;
+//! * [`state`]: the anonymous id in `<meta.state_directory>/telemetry.json`;
+//! * [`sender`]: the HTTP transport and bounded retries;
+//! * [`reporter`]: the schedule; [`service`]: the gRPC service;
+//! * [`print`]: the `print` subcommand; [`metrics`]: the reporter's metrics.
+
+pub mod config;
+pub mod metrics;
+pub mod payload;
+pub mod print;
+pub mod reporter;
+pub mod sender;
+pub mod service;
+pub mod state;
+pub mod usage;
+
+use std::future::Future;
+
+use flipt_otel::{
+    ServiceTracing,
+    metrics::{GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
+};
+use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
+    SERVICE_NAME, TelemetryReporterServiceServer,
+};
+use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
+use prometheus::Registry;
+use tonic::service::Routes;
+
+use crate::{
+    config::TelemetryReporterConfig,
+    metrics::ReporterMetrics,
+    reporter::{Deps, Reporter, ReporterError},
+};
+
+/// Build version, reported in the ping, metrics and logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why the service stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The reporter could not be set up.
+    #[error(transparent)]
+    Reporter(#[from] ReporterError),
+    /// Registering metrics failed.
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] flipt_otel::OtelError),
+    /// Serving failed.
+    #[error(transparent)]
+    Serve(#[from] flipt_server::ServeError),
+}
+
+/// Runs the reporter on `listeners` until `shutdown` resolves.
+/// `config.meta.state_directory` must be resolved first
+/// ([`state::resolve_state_directory`]); `main` does it.
+pub async fn run(
+    config: Config<TelemetryReporterConfig>,
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    run_with(
+        config,
+        listeners,
+        registry,
+        tracing,
+        shutdown,
+        Deps::default(),
+    )
+    .await
+}
+
+/// [`run`] with its transport, clock or retry policy replaced (tests).
+pub async fn run_with(
+    config: Config<TelemetryReporterConfig>,
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    shutdown: impl Future<Output = ()> + Send,
+    deps: Deps,
+) -> Result<(), RunError> {
+    let metrics_on = config.metrics.enabled;
+    let reporter_metrics = metrics_on
+        .then(|| ReporterMetrics::register(&registry))
+        .transpose()?;
+    let server_metrics = metrics_on
+        .then(|| GrpcServerMetrics::register(&registry))
+        .transpose()?;
+    let reporter = Reporter::new(&config, reporter_metrics, deps)?;
+    let service = reporter.service();
+
+    let tasks = BackgroundTasks::new();
+    tasks.spawn(reporter.run(tasks.token()));
+
+    // Ready at once: reports are accepted whether or not pings go out.
+    let health = Health::new([SERVICE_NAME]);
+    health.set_serving(true);
+    let metrics_layer = GrpcMetricsLayer::from(server_metrics);
+    let trace_layer = tracing.server_layer();
+
+    let result = Server::new(health)
+        .grpc(Routes::new(TelemetryReporterServiceServer::new(service)))
+        .http(metrics_router(registry))
+        .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))
+        .grace_period(config.server.shutdown_grace_period)
+        .serve(listeners, shutdown)
+        .await;
+    tasks.shutdown(config.server.shutdown_grace_period).await;
+    result.map_err(RunError::from)
+}
