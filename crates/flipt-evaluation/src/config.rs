@@ -1,16 +1,43 @@
-//! The evaluation service's configuration: only the common sections
-//! (`services.cache.*` says where flag state comes from).
+//! The evaluation service's configuration: the common sections
+//! (`services.cache.*` says where flag state comes from) and
+//! `evaluation.limits.*`.
 
-use flipt_server::config::{EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, ServiceConfig};
+use flipt_server::config::{
+    Config, EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, InvalidValue, ServiceConfig,
+};
 use serde::{Deserialize, Serialize};
 
-/// `flipt-evaluation` has no sections of its own.
+use crate::limits::Limits;
+
+/// Sections read by `flipt-evaluation` on top of the common ones.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct EvaluationServiceConfig {}
+pub struct EvaluationServiceConfig {
+    /// `evaluation.*`
+    pub evaluation: EvaluationConfig,
+}
+
+/// `evaluation.*`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvaluationConfig {
+    /// `evaluation.limits.*`: bounds on one request.
+    pub limits: Limits,
+}
 
 impl ServiceConfig for EvaluationServiceConfig {
     const SERVICE_NAME: &'static str = "flipt-evaluation";
     const DEFAULT_GRPC_PORT: u16 = EVALUATION_GRPC_PORT;
     const DEFAULT_HTTP_PORT: u16 = EVALUATION_HTTP_PORT;
+
+    fn validate(config: &Config<Self>, _warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
+        if let Some(key) = config.service.evaluation.limits.zero_limit() {
+            return Err(InvalidValue::string(
+                format!("evaluation.limits.{key}"),
+                "0",
+                "expected a positive number",
+            ));
+        }
+        Ok(())
+    }
 }

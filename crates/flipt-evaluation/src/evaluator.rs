@@ -17,6 +17,7 @@ use crate::{
     cache_client::CacheClient,
     convert::{boolean_response, flag_from_proto, variant_response},
     error::EvaluationError,
+    limits::Limits,
     metrics::EvaluationMetrics,
     observe::{self, Evaluated},
 };
@@ -27,6 +28,8 @@ pub struct Evaluator {
     cache: CacheClient,
     /// `None` when `metrics.enabled` is false.
     metrics: Option<Arc<EvaluationMetrics>>,
+    /// Checked before any flag state is fetched.
+    limits: Limits,
 }
 
 impl Evaluator {
@@ -35,7 +38,19 @@ impl Evaluator {
         Self {
             cache,
             metrics: None,
+            limits: Limits::default(),
         }
+    }
+
+    /// Rejects requests beyond `limits` (`evaluation.limits.*`).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The request limits, for the front ends' size checks.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Records evaluation metrics in `metrics` (`None`: record nothing).
@@ -54,6 +69,7 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
+        self.limits.check_request(&request)?;
         let started = Instant::now();
         let (namespace, flag) = self
             .fetch_flag(
@@ -81,6 +97,7 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
+        self.limits.check_request(&request)?;
         let started = Instant::now();
         let (namespace, flag) = self
             .fetch_flag(
@@ -110,6 +127,7 @@ impl Evaluator {
         &self,
         request: pb::BatchEvaluationRequest,
     ) -> Result<pb::BatchEvaluationResponse, EvaluationError> {
+        self.limits.check_batch(&request)?;
         let started = Instant::now();
         let refs = request
             .requests

@@ -1,5 +1,9 @@
 //! gRPC front end: `flipt.evaluation.EvaluationService` and
 //! `flipt.evaluation.DataService` over the shared [`Evaluator`].
+//!
+//! Message size is checked here against `evaluation.limits.max_request_bytes`
+//! (so the error names the limit); tonic's own decoding cap, set in
+//! [`crate::run`] well above it, only stops messages too large to decode.
 
 use flipt_proto::evaluation::{
     self as pb, data_service_server::DataService, evaluation_service_server::EvaluationService,
@@ -22,6 +26,14 @@ impl GrpcApi {
     pub fn new(evaluator: Evaluator) -> Self {
         Self { evaluator }
     }
+
+    /// Rejects a message larger than `max_request_bytes`.
+    fn check_size(&self, message: &impl prost::Message) -> Result<(), Status> {
+        self.evaluator
+            .limits()
+            .check_size(message.encoded_len())
+            .map_err(Status::from)
+    }
 }
 
 #[tonic::async_trait]
@@ -30,6 +42,7 @@ impl EvaluationService for GrpcApi {
         &self,
         request: Request<pb::EvaluationRequest>,
     ) -> Result<Response<pb::BooleanEvaluationResponse>, Status> {
+        self.check_size(request.get_ref())?;
         let response = self.evaluator.boolean(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -38,6 +51,7 @@ impl EvaluationService for GrpcApi {
         &self,
         request: Request<pb::EvaluationRequest>,
     ) -> Result<Response<pb::VariantEvaluationResponse>, Status> {
+        self.check_size(request.get_ref())?;
         let response = self.evaluator.variant(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -46,6 +60,7 @@ impl EvaluationService for GrpcApi {
         &self,
         request: Request<pb::BatchEvaluationRequest>,
     ) -> Result<Response<pb::BatchEvaluationResponse>, Status> {
+        self.check_size(request.get_ref())?;
         let response = self.evaluator.batch(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -63,6 +78,9 @@ impl DataService for GrpcApi {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let request = request.into_inner();
+        self.evaluator
+            .limits()
+            .check_snapshot(&request.key, &request.reference)?;
         let outcome = namespace_snapshot(
             self.evaluator.cache(),
             &request.key,

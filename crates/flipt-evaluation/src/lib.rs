@@ -9,6 +9,7 @@ pub mod convert;
 pub mod error;
 pub mod evaluator;
 pub mod grpc;
+pub mod limits;
 pub mod metrics;
 pub mod observe;
 pub mod readiness;
@@ -95,7 +96,10 @@ pub async fn run(
         .service(channel.clone())
         .map_response(|response| response.map(tonic::body::Body::new));
     let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), settings.clone());
-    let evaluator = Evaluator::new(cache).with_metrics(evaluation_metrics);
+    let limits = config.service.evaluation.limits;
+    let evaluator = Evaluator::new(cache)
+        .with_metrics(evaluation_metrics)
+        .with_limits(limits);
 
     let health = Health::new([
         evaluation_service_server::SERVICE_NAME,
@@ -110,8 +114,13 @@ pub async fn run(
     ));
 
     let api = GrpcApi::new(evaluator.clone());
-    let routes = Routes::new(EvaluationServiceServer::new(api.clone()))
-        .add_service(DataServiceServer::new(api));
+    // tonic's cap only guards decoding; the limit itself is checked in the
+    // handlers, where the error can name it (see `grpc`).
+    let decode_cap = limits.max_request_bytes.saturating_mul(2);
+    let routes = Routes::new(
+        EvaluationServiceServer::new(api.clone()).max_decoding_message_size(decode_cap),
+    )
+    .add_service(DataServiceServer::new(api).max_decoding_message_size(decode_cap));
     let grpc_metrics = GrpcMetricsLayer::from(server_metrics);
     let grpc_trace = tracing.server_layer();
     let http_trace = tracing.server_layer();

@@ -6,15 +6,20 @@
 //! content type; responses use camelCase, emit default values and write
 //! enums by name. Errors use the gateway's `{"code","message","details"}`
 //! body with the standard gRPC→HTTP status mapping.
+//!
+//! Bodies are read up to `evaluation.limits.max_request_bytes`; a larger
+//! body, malformed JSON, invalid UTF-8 or a value of the wrong type is a 400
+//! with that body, before any flag state is fetched.
 
 use axum::{
     Router,
-    body::Bytes,
+    body::{Body, Bytes},
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Serialize, de::DeserializeOwned};
 use tonic::Code;
 
@@ -37,24 +42,54 @@ pub fn router(evaluator: Evaluator) -> Router {
         .with_state(evaluator)
 }
 
-async fn boolean(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
-    match decode(&body) {
+async fn boolean(State(evaluator): State<Evaluator>, body: Body) -> Response {
+    match read_request(&evaluator, body).await {
         Ok(request) => respond(evaluator.boolean(request).await),
         Err(err) => err.into_response(),
     }
 }
 
-async fn variant(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
-    match decode(&body) {
+async fn variant(State(evaluator): State<Evaluator>, body: Body) -> Response {
+    match read_request(&evaluator, body).await {
         Ok(request) => respond(evaluator.variant(request).await),
         Err(err) => err.into_response(),
     }
 }
 
-async fn batch(State(evaluator): State<Evaluator>, body: Bytes) -> Response {
-    match decode(&body) {
+async fn batch(State(evaluator): State<Evaluator>, body: Body) -> Response {
+    match read_request(&evaluator, body).await {
         Ok(request) => respond(evaluator.batch(request).await),
         Err(err) => err.into_response(),
+    }
+}
+
+/// Reads the body (bounded by `max_request_bytes`) and decodes it.
+async fn read_request<T: DeserializeOwned>(
+    evaluator: &Evaluator,
+    body: Body,
+) -> Result<T, ApiError> {
+    let limits = evaluator.limits();
+    let bytes = read_body(body, limits.max_request_bytes)
+        .await
+        .map_err(|err| match err {
+            BodyError::TooLarge => ApiError::from(limits.body_too_large()),
+            BodyError::Read(detail) => ApiError::invalid(format!("reading request body: {detail}")),
+        })?;
+    decode(&bytes)
+}
+
+enum BodyError {
+    TooLarge,
+    Read(String),
+}
+
+/// Collects at most `limit` bytes of `body`; stops reading as soon as the
+/// limit is passed (or at once, when Content-Length says so).
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(err) => Err(BodyError::Read(err.to_string())),
     }
 }
 
@@ -70,6 +105,9 @@ async fn snapshot(
     Query(query): Query<SnapshotQuery>,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(err) = evaluator.limits().check_snapshot(&key, &query.reference) {
+        return ApiError::from(err).into_response();
+    }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -102,7 +140,7 @@ async fn snapshot(
 }
 
 /// Parses a protojson request body.
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|err| ApiError::invalid(format!("invalid json body: {err}")))?;
     // protojson reads `null` as "field not set"; the generated serde impls
@@ -200,3 +238,6 @@ pub fn http_status(code: Code) -> StatusCode {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
+
+#[cfg(test)]
+mod fuzz;
