@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::LoadgenError;
-use crate::plan::{Flag, Planner};
+use crate::plan::{Expect, Flag, Planner};
 use crate::target::{Outcome, Target};
 
 /// How often the flag list is refreshed from the snapshot endpoint.
@@ -28,8 +28,9 @@ pub struct LoadConfig {
     pub namespaces: Vec<String>,
     /// Requests per second.
     pub rate: f64,
-    /// One request in this many names a missing flag (`None`: never).
-    pub missing_every: Option<u64>,
+    /// One request in this many is a deliberate client error (`None`:
+    /// never); see [`crate::plan`].
+    pub error_every: Option<u64>,
     /// Stop after this many requests.
     pub max_requests: Option<u64>,
     /// Stop after this long.
@@ -47,9 +48,9 @@ pub struct Stats {
     pub sent: u64,
     /// Answered successfully.
     pub ok: u64,
-    /// Answered "not found" for the missing flag, as planned.
-    pub not_found: u64,
-    /// Failed, or "not found" for a flag that should exist.
+    /// Rejected as planned (missing flag, wrong flag type).
+    pub rejected: u64,
+    /// Failed, or answered other than planned.
     pub failed: u64,
 }
 
@@ -57,8 +58,8 @@ impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "sent={} ok={} not_found={} failed={}",
-            self.sent, self.ok, self.not_found, self.failed
+            "sent={} ok={} rejected={} failed={}",
+            self.sent, self.ok, self.rejected, self.failed
         )
     }
 }
@@ -79,7 +80,7 @@ pub async fn run(
     let mut target = Target::new(&config.grpc_url, &config.http_url)?;
     let started = Instant::now();
     let deadline = config.duration.map(|d| started + d);
-    let mut planner = Planner::new(config.seed, config.missing_every);
+    let mut planner = Planner::new(config.seed, config.error_every);
     let mut stats = Stats::default();
     tokio::pin!(shutdown);
 
@@ -136,16 +137,20 @@ pub async fn run(
             break;
         };
         stats.sent += 1;
-        match target.send(&planned).await {
-            Outcome::Ok => stats.ok += 1,
-            Outcome::NotFound if planned.expects_not_found() => stats.not_found += 1,
-            Outcome::NotFound => {
-                stats.failed += 1;
-                last_failure = Some(format!("unexpected not found: {planned:?}"));
-            }
-            Outcome::Failed(reason) => {
+        match (target.send(&planned).await, planned.expect) {
+            (Outcome::Ok, Expect::Success) => stats.ok += 1,
+            (Outcome::NotFound, Expect::NotFound)
+            | (Outcome::InvalidArgument, Expect::InvalidArgument) => stats.rejected += 1,
+            (Outcome::Failed(reason), _) => {
                 stats.failed += 1;
                 last_failure = Some(reason);
+            }
+            (outcome, expect) => {
+                stats.failed += 1;
+                last_failure = Some(format!(
+                    "expected {expect:?}, got {outcome:?}: {:?}",
+                    planned.call
+                ));
             }
         }
         if config

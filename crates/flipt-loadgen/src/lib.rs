@@ -2,7 +2,7 @@
 //!
 //! * `flipt-loadgen` evaluates the flags of the running evaluation service
 //!   continuously at a modest rate, over gRPC and REST, with a small share
-//!   of requests for a missing flag, so dashboards and trace search show
+//!   of deliberate client errors, so dashboards and trace search show
 //!   life in the compose stack ([`driver`], [`plan`], [`target`]).
 //! * `flipt-healthcheck` asks `grpc.health.v1` whether a service is
 //!   SERVING; the image's `HEALTHCHECK` and compose use it ([`health`]).

@@ -32,9 +32,10 @@ struct Args {
     /// Comma-separated namespaces whose flags are evaluated.
     #[arg(long, default_value = "default,checkout,mobile", value_delimiter = ',')]
     namespaces: Vec<String>,
-    /// One request in N names a flag that does not exist (0: never).
+    /// One request in N is a deliberate client error, alternately a missing
+    /// flag and a flag asked with the other type's evaluation (0: never).
     #[arg(long, default_value_t = 50)]
-    missing_every: u64,
+    error_every: u64,
     /// Stop after this many requests.
     #[arg(long)]
     requests: Option<u64>,
@@ -58,7 +59,7 @@ async fn main() -> ExitCode {
         http_url: args.http,
         namespaces: args.namespaces,
         rate: args.rate,
-        missing_every: Some(args.missing_every).filter(|n| *n > 0),
+        error_every: Some(args.error_every).filter(|n| *n > 0),
         max_requests: args.requests,
         duration: args.duration,
         report_every: Some(args.report_every),

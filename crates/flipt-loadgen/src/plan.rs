@@ -3,8 +3,11 @@
 //!
 //! The mix alternates gRPC and REST, sends mostly single evaluations of the
 //! right kind for each flag (boolean or variant), some batches, and a small
-//! share of requests for a flag that does not exist so that error counters
-//! and `NotFound` codes show up on the dashboards. Entities come from a
+//! share of deliberate client errors, alternately a flag that does not
+//! exist (`NotFound`) and an existing flag asked with the evaluation of the
+//! other type (`InvalidArgument`, counted by
+//! `flipt_evaluations_errors_total`), so the error panels of the dashboards
+//! have something to show. Entities come from a
 //! fixed pool and each entity always carries the same context, so segment
 //! matches and rollout buckets behave like real returning users.
 
@@ -75,6 +78,17 @@ pub enum Call {
     Batch(Vec<Evaluation>),
 }
 
+/// The answer a planned request should get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// A result.
+    Success,
+    /// "Not found": the flag does not exist.
+    NotFound,
+    /// "Invalid argument": the flag exists but is of the other type.
+    InvalidArgument,
+}
+
 /// One planned request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Planned {
@@ -82,16 +96,17 @@ pub struct Planned {
     pub protocol: Protocol,
     /// What to call.
     pub call: Call,
+    /// The answer it should get.
+    pub expect: Expect,
 }
 
-impl Planned {
-    /// True when the request names the flag that does not exist.
-    pub fn expects_not_found(&self) -> bool {
-        match &self.call {
-            Call::Single(evaluation) => evaluation.flag == MISSING_FLAG,
-            Call::Batch(evaluations) => evaluations.iter().any(|e| e.flag == MISSING_FLAG),
-        }
-    }
+/// Kinds of request, each alternating between gRPC and REST on its own.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Single = 0,
+    Batch = 1,
+    Missing = 2,
+    WrongType = 3,
 }
 
 /// Produces the request sequence. Deterministic for a seed, so tests can
@@ -100,23 +115,26 @@ impl Planned {
 pub struct Planner {
     state: u64,
     sent: u64,
-    missing_every: Option<u64>,
-    /// Requests so far per kind of call (single, batch, missing): each kind
-    /// alternates between gRPC and REST on its own, so every kind reaches
-    /// both transports whatever the periods.
-    per_kind: [u64; 3],
+    error_every: Option<u64>,
+    /// Requests so far per [`Kind`]: each kind alternates between gRPC and
+    /// REST on its own, so every kind reaches both transports whatever the
+    /// periods.
+    per_kind: [u64; 4],
+    errors: u64,
 }
 
 impl Planner {
-    /// A planner seeded with `seed`; one request in `missing_every` names a
-    /// flag that does not exist (`None`: never).
-    pub fn new(seed: u64, missing_every: Option<u64>) -> Self {
+    /// A planner seeded with `seed`; one request in `error_every` is a
+    /// deliberate client error (`None`: never), alternately a missing flag
+    /// and a flag asked with the other type's evaluation.
+    pub fn new(seed: u64, error_every: Option<u64>) -> Self {
         // xorshift has one fixed point, zero.
         Self {
             state: seed.max(1),
             sent: 0,
-            missing_every: missing_every.filter(|n| *n > 0),
-            per_kind: [0; 3],
+            error_every: error_every.filter(|n| *n > 0),
+            per_kind: [0; 4],
+            errors: 0,
         }
     }
 
@@ -124,38 +142,66 @@ impl Planner {
     pub fn next(&mut self, flags: &[Flag]) -> Option<Planned> {
         let first = flags.first()?;
         self.sent += 1;
-        let missing = self
-            .missing_every
-            .is_some_and(|n| self.sent.is_multiple_of(n));
-        let batch = !missing && self.sent.is_multiple_of(BATCH_EVERY);
-        let kind = usize::from(batch) + 2 * usize::from(missing);
-        self.per_kind[kind] += 1;
-        let protocol = if self.per_kind[kind].is_multiple_of(2) {
+        let kind = if self
+            .error_every
+            .is_some_and(|n| self.sent.is_multiple_of(n))
+        {
+            self.errors += 1;
+            if self.errors.is_multiple_of(2) {
+                Kind::WrongType
+            } else {
+                Kind::Missing
+            }
+        } else if self.sent.is_multiple_of(BATCH_EVERY) {
+            Kind::Batch
+        } else {
+            Kind::Single
+        };
+        let count = &mut self.per_kind[kind as usize];
+        *count += 1;
+        let protocol = if count.is_multiple_of(2) {
             Protocol::Rest
         } else {
             Protocol::Grpc
         };
-        let call = if missing {
-            Call::Single(Evaluation {
-                namespace: first.namespace.clone(),
-                flag: MISSING_FLAG.to_owned(),
-                kind: FlagKind::Variant,
-                entity_id: entity_id(self.random() % ENTITIES),
-                context: HashMap::new(),
-            })
-        } else if batch {
-            let entity = self.random() % ENTITIES;
-            let mut batch = Vec::with_capacity(BATCH_SIZE);
-            for _ in 0..BATCH_SIZE.min(flags.len()) {
+        let entity = self.random() % ENTITIES;
+        let (call, expect) = match kind {
+            Kind::Single => {
                 let flag = &flags[self.pick(flags.len())];
-                batch.push(evaluation(flag, entity));
+                (Call::Single(evaluation(flag, entity)), Expect::Success)
             }
-            Call::Batch(batch)
-        } else {
-            let flag = &flags[self.pick(flags.len())];
-            Call::Single(evaluation(flag, self.random() % ENTITIES))
+            Kind::Batch => {
+                let mut batch = Vec::with_capacity(BATCH_SIZE);
+                for _ in 0..BATCH_SIZE.min(flags.len()) {
+                    let flag = &flags[self.pick(flags.len())];
+                    batch.push(evaluation(flag, entity));
+                }
+                (Call::Batch(batch), Expect::Success)
+            }
+            Kind::Missing => {
+                let missing = Evaluation {
+                    namespace: first.namespace.clone(),
+                    flag: MISSING_FLAG.to_owned(),
+                    kind: FlagKind::Variant,
+                    entity_id: entity_id(entity),
+                    context: HashMap::new(),
+                };
+                (Call::Single(missing), Expect::NotFound)
+            }
+            Kind::WrongType => {
+                let mut wrong = evaluation(&flags[self.pick(flags.len())], entity);
+                wrong.kind = match wrong.kind {
+                    FlagKind::Boolean => FlagKind::Variant,
+                    FlagKind::Variant => FlagKind::Boolean,
+                };
+                (Call::Single(wrong), Expect::InvalidArgument)
+            }
         };
-        Some(Planned { protocol, call })
+        Some(Planned {
+            protocol,
+            call,
+            expect,
+        })
     }
 
     fn pick(&mut self, len: usize) -> usize {
@@ -260,15 +306,16 @@ mod tests {
     }
 
     #[test]
-    fn mix_covers_protocols_batches_missing_and_every_flag() {
+    fn mix_covers_protocols_batches_errors_and_every_flag() {
         let flags = flags();
         let mut planner = Planner::new(42, Some(50));
         let mut grpc = 0;
         let mut rest = 0;
         let mut batches = 0;
         let mut missing = 0;
+        let mut wrong = 0;
         let mut grpc_batches = 0;
-        let mut grpc_missing = 0;
+        let mut grpc_errors = 0;
         let mut seen = std::collections::HashSet::new();
         for _ in 0..1000 {
             let planned = planner.next(&flags).expect("flags are known");
@@ -277,9 +324,13 @@ mod tests {
                 Protocol::Rest => rest += 1,
             }
             let over_grpc = planned.protocol == Protocol::Grpc;
-            if planned.expects_not_found() {
-                missing += 1;
-                grpc_missing += usize::from(over_grpc);
+            match planned.expect {
+                Expect::Success => {}
+                Expect::NotFound => missing += 1,
+                Expect::InvalidArgument => wrong += 1,
+            }
+            if planned.expect != Expect::Success {
+                grpc_errors += usize::from(over_grpc);
             }
             match planned.call {
                 Call::Batch(batch) => {
@@ -296,23 +347,24 @@ mod tests {
                             .iter()
                             .find(|f| f.key == evaluation.flag)
                             .expect("a known flag");
-                        assert_eq!(flag.kind, evaluation.kind, "kind follows the flag");
+                        let right_kind = planned.expect == Expect::Success;
+                        assert_eq!(flag.kind == evaluation.kind, right_kind);
                         seen.insert(evaluation.flag);
                     }
                 }
             }
         }
         assert_eq!((grpc, rest), (500, 500));
-        assert_eq!((missing, grpc_missing), (20, 10));
+        assert_eq!((missing, wrong, grpc_errors), (10, 10, 10));
         assert_eq!((batches, grpc_batches), (80, 40));
         assert_eq!(seen.len(), flags.len());
     }
 
     #[test]
-    fn missing_can_be_turned_off() {
+    fn errors_can_be_turned_off() {
         let flags = flags();
         let mut planner = Planner::new(7, None);
-        assert!((0..500).all(|_| !planner.next(&flags).expect("flags").expects_not_found()));
+        assert!((0..500).all(|_| planner.next(&flags).expect("flags").expect == Expect::Success));
     }
 
     #[test]

@@ -21,8 +21,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum Outcome {
     /// Answered successfully.
     Ok,
-    /// Answered "not found" (expected for the missing flag).
+    /// Answered "not found".
     NotFound,
+    /// Answered "invalid argument".
+    InvalidArgument,
     /// Anything else: transport error, timeout, unexpected status.
     Failed(String),
 }
@@ -111,6 +113,7 @@ impl Target {
         match result {
             Ok(()) => Outcome::Ok,
             Err(status) if status.code() == Code::NotFound => Outcome::NotFound,
+            Err(status) if status.code() == Code::InvalidArgument => Outcome::InvalidArgument,
             Err(status) => {
                 Outcome::Failed(format!("grpc {:?}: {}", status.code(), status.message()))
             }
@@ -138,6 +141,9 @@ impl Target {
             Ok(response) if response.status().is_success() => Outcome::Ok,
             Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
                 Outcome::NotFound
+            }
+            Ok(response) if response.status() == reqwest::StatusCode::BAD_REQUEST => {
+                Outcome::InvalidArgument
             }
             Ok(response) => Outcome::Failed(format!("rest {path}: HTTP {}", response.status())),
             Err(error) => Outcome::Failed(format!("rest {path}: {error}")),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use flipt_e2e::{Stack, WAIT, demo_flags};
 use flipt_loadgen::health::{Probe, check};
+use flipt_loadgen::plan::{Expect, Flag, FlagKind, Planner, Protocol};
 use flipt_loadgen::{LoadConfig, run};
 use flipt_otel::testing::metric_value;
 
@@ -14,7 +15,7 @@ fn config(stack: &Stack, requests: u64) -> LoadConfig {
         http_url: stack.evaluation.http_url(),
         namespaces: vec!["default".into(), "checkout".into(), "mobile".into()],
         rate: 200.0,
-        missing_every: Some(10),
+        error_every: Some(10),
         max_requests: Some(requests),
         duration: Some(WAIT),
         report_every: None,
@@ -23,7 +24,7 @@ fn config(stack: &Stack, requests: u64) -> LoadConfig {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn drives_grpc_and_rest_with_expected_not_found() {
+async fn drives_grpc_and_rest_with_planned_errors() {
     let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
         .await
         .expect("stack starts in time")
@@ -35,24 +36,62 @@ async fn drives_grpc_and_rest_with_expected_not_found() {
 
     assert_eq!(stats.sent, 100);
     assert_eq!(stats.failed, 0, "{stats}");
-    assert_eq!(stats.not_found, 10, "{stats}");
+    assert_eq!(stats.rejected, 10, "{stats}");
     assert_eq!(stats.ok, 90, "{stats}");
 
-    // Half of the requests went over gRPC; the server counted them.
+    // The mix is deterministic for a seed: replay it to know how many of
+    // each went over gRPC (protocols do not depend on the flag list).
+    let mut planner = Planner::new(3, Some(10));
+    let one = [Flag {
+        namespace: "default".into(),
+        key: "theme".into(),
+        kind: FlagKind::Variant,
+    }];
+    let (mut grpc, mut grpc_missing, mut grpc_wrong) = (0.0, 0.0, 0.0);
+    for _ in 0..100 {
+        let planned = planner.next(&one).expect("a flag");
+        if planned.protocol == Protocol::Grpc {
+            grpc += 1.0;
+            match planned.expect {
+                Expect::NotFound => grpc_missing += 1.0,
+                Expect::InvalidArgument => grpc_wrong += 1.0,
+                Expect::Success => {}
+            }
+        }
+    }
+    assert!(grpc_missing > 0.0 && grpc_wrong > 0.0);
+
+    // The server counted the gRPC requests and their codes.
     let handled = metric_value(
         &stack.evaluation.registry,
         "grpc_server_handled_total",
         &[("grpc_service", "flipt.evaluation.EvaluationService")],
     )
     .unwrap_or(0.0);
-    assert_eq!(handled, 50.0);
+    assert_eq!(handled, grpc);
     let not_found = metric_value(
         &stack.evaluation.registry,
         "grpc_server_handled_total",
         &[("grpc_code", "NotFound")],
     )
     .unwrap_or(0.0);
-    assert_eq!(not_found, 5.0);
+    assert_eq!(not_found, grpc_missing);
+    let invalid = metric_value(
+        &stack.evaluation.registry,
+        "grpc_server_handled_total",
+        &[("grpc_code", "InvalidArgument")],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(invalid, grpc_wrong);
+    // Wrong-type requests reach an existing flag, so they are evaluation
+    // errors of that flag, over both transports.
+    let errors = metric_value(
+        &stack.evaluation.registry,
+        "flipt_evaluations_errors_total",
+        &[],
+    )
+    .unwrap_or(0.0);
+    assert_eq!(errors, 5.0);
 
     stack.stop().await.expect("stack stops");
 }
@@ -69,7 +108,7 @@ async fn stops_on_shutdown_and_gives_up_without_a_service() {
         http_url: format!("http://{addr}"),
         namespaces: vec!["default".into()],
         rate: 10.0,
-        missing_every: None,
+        error_every: None,
         max_requests: None,
         duration: Some(Duration::from_millis(1500)),
         report_every: None,
