@@ -28,6 +28,7 @@ run:
 tools:
 	@tools/venv.sh
 	@tools/node.sh
+	@tools/ensure-promtool.sh
 
 test: tools
 	$(CARGO) build --workspace --all-targets
