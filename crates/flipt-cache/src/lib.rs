@@ -17,7 +17,7 @@ use flipt_otel::{
     metrics::{GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
 };
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
-use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
+use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server, usage::UsageFacts};
 use flipt_store::{LoadError, Store, StoreOptions};
 use prometheus::Registry;
 use tonic::service::Routes;
@@ -93,6 +93,12 @@ pub async fn run(
         .transpose()?;
     let metrics_layer = GrpcMetricsLayer::from(server_metrics);
     let trace_layer = tracing.server_layer();
+
+    let usage = UsageFacts {
+        storage_type: Some(config.service.storage.storage_type.as_str()),
+        cache_backend: Some(config.service.cache.backend.as_str()),
+    };
+    flipt_server::usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
 
     // Ready as soon as flags are loaded: they are, since start() returned.
     let health = Health::new([SERVICE_NAME]);
