@@ -2,5 +2,6 @@
 //! over real sockets.
 
 mod api;
+mod clients;
 mod fixtures;
 mod smoke;
