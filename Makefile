@@ -8,10 +8,11 @@ SHELL := /bin/bash
 # nextest runs test binaries in parallel; plain `cargo test` when absent.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help build run test lint fmt tools bench
+.PHONY: help build run stack test lint fmt tools bench
 
 help:
 	@echo "make run    start the services natively on deploy/flags"
+	@echo "make stack  make run plus a native Prometheus and demo load (compose without Docker)"
 	@echo "make test   run every test (installs what the tests need)"
 	@echo "make lint   rustfmt check and clippy with warnings denied"
 	@echo "make build  build every crate and test"
@@ -23,12 +24,16 @@ build:
 run:
 	@tools/run.sh
 
+stack:
+	@tools/stack.sh
+
 # Tools the tests drive: Python clients and protoc in .venv, Flipt's npm
 # SDKs in tests/clients/node_modules.
 tools:
 	@tools/venv.sh
 	@tools/node.sh
 	@tools/ensure-promtool.sh
+	@tools/ensure-docker-compose.sh
 
 test: tools
 	$(CARGO) build --workspace --all-targets
