@@ -4,4 +4,5 @@
 mod api;
 mod clients;
 mod fixtures;
+mod readme;
 mod smoke;
