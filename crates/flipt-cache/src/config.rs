@@ -4,7 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use flipt_server::config::{
-    CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, InvalidValue, ServiceConfig, duration,
+    CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, InvalidValue, Secret, ServiceConfig, duration, port,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,10 +25,14 @@ impl ServiceConfig for CacheServiceConfig {
     const DEFAULT_GRPC_PORT: u16 = CACHE_GRPC_PORT;
     const DEFAULT_HTTP_PORT: u16 = CACHE_HTTP_PORT;
 
-    fn validate(config: &Config<Self>, _warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
+    fn validate(config: &Config<Self>, warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
         let cache = &config.service.cache;
         if cache.ttl.is_zero() {
-            return Err(InvalidValue::string("cache.ttl", "0s", "expected a duration above zero"));
+            return Err(InvalidValue::string(
+                "cache.ttl",
+                "0s",
+                "expected a duration above zero",
+            ));
         }
         if cache.memory.max_entries == 0 {
             return Err(InvalidValue::string(
@@ -37,6 +41,7 @@ impl ServiceConfig for CacheServiceConfig {
                 "expected a positive number of entries",
             ));
         }
+        validate_redis(&cache.redis, warnings)?;
         if config.service.storage.local.path.as_os_str().is_empty() {
             return Err(InvalidValue::string(
                 "storage.local.path",
@@ -93,7 +98,10 @@ pub struct LocalStorageConfig {
 impl Default for LocalStorageConfig {
     fn default() -> Self {
         // Flipt re-reads local storage every 30 s.
-        Self { path: PathBuf::from("."), poll_interval: Duration::from_secs(30) }
+        Self {
+            path: PathBuf::from("."),
+            poll_interval: Duration::from_secs(30),
+        }
     }
 }
 
@@ -101,13 +109,15 @@ impl Default for LocalStorageConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CacheConfig {
-    /// `cache.backend`: `memory`.
+    /// `cache.backend`: `memory` or `redis`.
     pub backend: BackendKind,
     /// `cache.ttl`: how long an entry lives (Flipt's default 1m).
     #[serde(with = "duration")]
     pub ttl: Duration,
     /// `cache.memory.*`
     pub memory: MemoryCacheConfig,
+    /// `cache.redis.*`
+    pub redis: RedisCacheConfig,
 }
 
 impl Default for CacheConfig {
@@ -116,8 +126,117 @@ impl Default for CacheConfig {
             backend: BackendKind::Memory,
             ttl: Duration::from_secs(60),
             memory: MemoryCacheConfig::default(),
+            redis: RedisCacheConfig::default(),
         }
     }
+}
+
+/// `cache.redis.*` (Flipt's names and defaults, except where noted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisCacheConfig {
+    /// `cache.redis.host`
+    pub host: String,
+    /// `cache.redis.port`
+    #[serde(deserialize_with = "port::deserialize")]
+    pub port: u16,
+    /// `cache.redis.db`: database number.
+    pub db: i64,
+    /// `cache.redis.username`: ACL user; empty for the default user.
+    pub username: String,
+    /// `cache.redis.password`
+    pub password: Secret,
+    /// `cache.redis.prefix`: key prefix; empty means `flipt`, as in Flipt.
+    pub prefix: String,
+    /// `cache.redis.require_tls`: connect with TLS (system roots).
+    pub require_tls: bool,
+    /// `cache.redis.insecure_skip_tls`: accept any server certificate.
+    pub insecure_skip_tls: bool,
+    /// `cache.redis.pool_size`: multiplexed connections; 0 means one per
+    /// CPU (each carries many requests at once).
+    pub pool_size: usize,
+    /// `cache.redis.net_timeout`: connect timeout; commands may take twice
+    /// as long before the lookup is served from the loaded flags instead.
+    /// 0 means 100ms (Flipt leaves it to go-redis, whose seconds-long
+    /// defaults would stall requests during an outage).
+    #[serde(with = "duration")]
+    pub net_timeout: Duration,
+}
+
+impl Default for RedisCacheConfig {
+    fn default() -> Self {
+        Self {
+            host: "localhost".to_owned(),
+            port: 6379,
+            db: 0,
+            username: String::new(),
+            password: Secret::default(),
+            prefix: "flipt".to_owned(),
+            require_tls: false,
+            insecure_skip_tls: false,
+            pool_size: 0,
+            net_timeout: Duration::ZERO,
+        }
+    }
+}
+
+/// `net_timeout` when the config leaves it at 0.
+pub const DEFAULT_REDIS_NET_TIMEOUT: Duration = Duration::from_millis(100);
+
+impl RedisCacheConfig {
+    /// The connect timeout in effect.
+    pub fn effective_net_timeout(&self) -> Duration {
+        if self.net_timeout.is_zero() {
+            DEFAULT_REDIS_NET_TIMEOUT
+        } else {
+            self.net_timeout
+        }
+    }
+
+    /// The number of connections in effect.
+    pub fn effective_pool_size(&self) -> usize {
+        if self.pool_size == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            self.pool_size
+        }
+    }
+}
+
+fn validate_redis(
+    redis: &RedisCacheConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(), InvalidValue> {
+    if redis.host.trim().is_empty() {
+        return Err(InvalidValue::string(
+            "cache.redis.host",
+            &redis.host,
+            "expected a host name or address",
+        ));
+    }
+    if !(0..=1_000_000).contains(&redis.db) {
+        return Err(InvalidValue::new(
+            "cache.redis.db",
+            redis.db,
+            "expected a database number of 0 or more",
+        ));
+    }
+    // More connections than this would only cost file descriptors: each
+    // multiplexed connection already carries many requests.
+    if redis.pool_size > 1024 {
+        return Err(InvalidValue::new(
+            "cache.redis.pool_size",
+            redis.pool_size,
+            "expected at most 1024 connections (0 = one per CPU)",
+        ));
+    }
+    if redis.insecure_skip_tls && !redis.require_tls {
+        warnings.push(
+            "cache.redis.insecure_skip_tls is ignored without cache.redis.require_tls: true"
+                .to_owned(),
+        );
+    }
+    Ok(())
 }
 
 /// `cache.memory.*`
@@ -130,6 +249,8 @@ pub struct MemoryCacheConfig {
 
 impl Default for MemoryCacheConfig {
     fn default() -> Self {
-        Self { max_entries: 10_000 }
+        Self {
+            max_entries: 10_000,
+        }
     }
 }

@@ -23,7 +23,7 @@ use prometheus::Registry;
 use tonic::service::Routes;
 
 use crate::{
-    backend::{Backend, BackendKind, BackendSettings, MemoryBackend},
+    backend::{Backend, BackendKind, BackendSettings, MemoryBackend, RedisBackend, RedisSettings},
     config::CacheServiceConfig,
     metrics::{CacheMetrics, StorageMetrics},
     reload::reload_hook,
@@ -44,6 +44,13 @@ pub enum RunError {
         /// Every problem found.
         #[source]
         source: LoadError,
+    },
+    /// The cache backend could not be set up from its settings.
+    #[error("cache backend: {source}")]
+    Backend {
+        /// What was wrong.
+        #[source]
+        source: crate::backend::BackendError,
     },
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
@@ -82,7 +89,10 @@ pub async fn run(
         "flags loaded"
     );
 
-    let backend = build_backend(&config.service);
+    let backend = build_backend(&config.service)?;
+    if let Backend::Redis(redis) = &backend {
+        tasks.spawn(redis.clone().count_entries(tasks.token()));
+    }
     let cache_metrics = metrics_on
         .then(|| CacheMetrics::register(&registry, &backend))
         .transpose()?;
@@ -115,12 +125,41 @@ pub async fn run(
     result.map_err(RunError::from)
 }
 
-fn build_backend(config: &CacheServiceConfig) -> Backend {
+fn build_backend(config: &CacheServiceConfig) -> Result<Backend, RunError> {
     let settings = BackendSettings {
         ttl: config.cache.ttl,
         max_entries: config.cache.memory.max_entries,
     };
-    match config.cache.backend {
+    let backend = match config.cache.backend {
         BackendKind::Memory => Backend::Memory(MemoryBackend::new(&settings)),
-    }
+        BackendKind::Redis => {
+            let redis = &config.cache.redis;
+            let redis_settings = RedisSettings {
+                host: redis.host.clone(),
+                port: redis.port,
+                db: redis.db,
+                username: redis.username.clone(),
+                password: redis.password.expose().to_owned(),
+                prefix: redis.prefix.clone(),
+                require_tls: redis.require_tls,
+                insecure_skip_tls: redis.insecure_skip_tls,
+                pool_size: redis.effective_pool_size(),
+                net_timeout: redis.effective_net_timeout(),
+            };
+            let backend = RedisBackend::new(&redis_settings, &settings)
+                .map_err(|source| RunError::Backend { source })?;
+            // Not connected yet: a Redis that is down at start degrades the
+            // service (answers come from the loaded flags) instead of
+            // stopping it; the first lookups connect.
+            tracing::info!(
+                address = backend.address(),
+                tls = redis.require_tls,
+                connections = redis_settings.pool_size,
+                net_timeout = ?redis_settings.net_timeout,
+                "cache backend: redis"
+            );
+            Backend::Redis(backend)
+        }
+    };
+    Ok(backend)
 }

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    backend::{Backend, Entry, EntryType, entry_key},
+    backend::{Backend, BackendError, Entry, EntryKey, EntryType, entry_key},
     convert::flag_to_proto,
     metrics::CacheMetrics,
 };
@@ -80,6 +80,38 @@ impl FlagStateService {
         }
     }
 
+    /// Reads `key` from the backend. A backend failure is counted and read
+    /// as a miss, as Flipt does: the answer then comes from the snapshot.
+    async fn cached(&self, key: &EntryKey) -> Option<Entry> {
+        match self.backend.get(key).await {
+            Ok(entry) => entry,
+            Err(err) => {
+                self.backend_failed(key, &err);
+                None
+            }
+        }
+    }
+
+    /// Stores an entry; a failure only costs a later miss.
+    async fn store(&self, key: EntryKey, entry: Entry) {
+        let label = key.clone();
+        if let Err(err) = self.backend.put(key, entry).await {
+            self.backend_failed(&label, &err);
+        }
+    }
+
+    /// Counts a failed backend operation. Outages are logged by the backend
+    /// once each; only undecodable entries, which point at a version
+    /// mismatch between replicas, are logged here.
+    fn backend_failed(&self, key: &EntryKey, err: &BackendError) {
+        if let Some(metrics) = &self.metrics {
+            metrics.error();
+        }
+        if matches!(err, BackendError::Decode(_)) {
+            tracing::warn!(key = %key, error = %err, "cache entry ignored");
+        }
+    }
+
     async fn lookup_flag(
         &self,
         namespace_key: &str,
@@ -93,7 +125,7 @@ impl FlagStateService {
             namespace.version(),
             Some(flag_key),
         );
-        let cached = self.backend.get(&key).await;
+        let cached = self.cached(&key).await;
         self.counted(EntryType::Flag, matches!(cached, Some(Entry::Flag(_))));
         if let Some(Entry::Flag(state)) = cached {
             return Ok(Lookup::hit(state));
@@ -104,7 +136,7 @@ impl FlagStateService {
             namespace_version: namespace.version().to_owned(),
             flag: Some(flag_to_proto(flag)),
         });
-        self.backend.put(key, Entry::Flag(Arc::clone(&state))).await;
+        self.store(key, Entry::Flag(Arc::clone(&state))).await;
         Ok(Lookup::miss(state))
     }
 
@@ -117,7 +149,7 @@ impl FlagStateService {
         let version = namespace.version().to_owned();
         let etag = namespace.etag().to_owned();
         let key = entry_key(EntryType::Snapshot, namespace.key(), &version, None);
-        let cached = self.backend.get(&key).await;
+        let cached = self.cached(&key).await;
         self.counted(
             EntryType::Snapshot,
             matches!(cached, Some(Entry::Snapshot(_))),
@@ -135,9 +167,7 @@ impl FlagStateService {
             }),
             flags: namespace.flags().map(|flag| flag_to_proto(flag)).collect(),
         });
-        self.backend
-            .put(key, Entry::Snapshot(Arc::clone(&built)))
-            .await;
+        self.store(key, Entry::Snapshot(Arc::clone(&built))).await;
         Ok(Lookup::miss(NamespaceSnapshot {
             version,
             etag,

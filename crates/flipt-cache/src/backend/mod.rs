@@ -3,14 +3,21 @@
 //! Keys embed the namespace version, so a reload that changes a namespace
 //! makes every old entry unreachable at once (it then ages out by TTL), and
 //! replicas sharing a backend never serve state older than their snapshot.
+//!
+//! A backend that fails (Redis down or slow) returns a [`BackendError`];
+//! the service then answers from its loaded snapshot and counts the error,
+//! so a cache outage never fails a request.
 
+mod breaker;
 mod memory;
+mod redis;
 
-use std::{sync::Arc, time::Duration};
+use std::{fmt, sync::Arc, time::Duration};
 
 use flipt_proto::{cache::v1::EvaluationState, evaluation::EvaluationNamespaceSnapshot};
 
 pub use memory::MemoryBackend;
+pub use redis::{PROBE_INTERVAL, RedisBackend, RedisSettings};
 
 /// Which backend serves cached entries (`cache.backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,6 +25,8 @@ pub use memory::MemoryBackend;
 pub enum BackendKind {
     /// In-process, bounded, per replica.
     Memory,
+    /// Redis, shared by replicas.
+    Redis,
 }
 
 impl BackendKind {
@@ -25,6 +34,7 @@ impl BackendKind {
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Memory => "memory",
+            BackendKind::Redis => "redis",
         }
     }
 }
@@ -71,6 +81,26 @@ pub struct BackendSettings {
 pub enum Backend {
     /// In-process cache.
     Memory(MemoryBackend),
+    /// Shared Redis cache.
+    Redis(RedisBackend),
+}
+
+/// Why a backend could not serve a lookup or store an entry.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// Redis answered with an error or the connection failed.
+    #[error("redis: {0}")]
+    Redis(#[from] ::redis::RedisError),
+    /// No answer within the operation timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// Not tried: the backend is down and the next probe is not due.
+    #[error("backend unavailable; not tried until the next probe")]
+    Bypassed,
+    /// A stored value could not be decoded (written by an incompatible
+    /// version, or corrupted).
+    #[error("undecodable entry: {0}")]
+    Decode(#[from] prost::DecodeError),
 }
 
 impl Backend {
@@ -78,40 +108,75 @@ impl Backend {
     pub fn kind(&self) -> BackendKind {
         match self {
             Backend::Memory(_) => BackendKind::Memory,
+            Backend::Redis(_) => BackendKind::Redis,
         }
     }
 
-    /// Looks an entry up.
-    pub async fn get(&self, key: &str) -> Option<Entry> {
+    /// Looks an entry up; `Ok(None)` is a miss.
+    pub async fn get(&self, key: &EntryKey) -> Result<Option<Entry>, BackendError> {
         match self {
-            Backend::Memory(memory) => memory.get(key),
+            Backend::Memory(memory) => Ok(memory.get(&key.key)),
+            Backend::Redis(redis) => redis.get(key.entry_type, &key.key).await,
         }
     }
 
     /// Stores an entry.
-    pub async fn put(&self, key: String, entry: Entry) {
+    pub async fn put(&self, key: EntryKey, entry: Entry) -> Result<(), BackendError> {
         match self {
-            Backend::Memory(memory) => memory.put(key, entry),
+            Backend::Memory(memory) => {
+                memory.put(key.key, entry);
+                Ok(())
+            }
+            Backend::Redis(redis) => redis.put(&key.key, &entry).await,
         }
     }
 
-    /// Number of entries currently held (approximate for shared backends).
+    /// Number of entries currently held (for Redis: keys under the prefix
+    /// at the last periodic count).
     pub fn entry_count(&self) -> u64 {
         match self {
             Backend::Memory(memory) => memory.entry_count(),
+            Backend::Redis(redis) => redis.entry_count(),
         }
     }
 }
 
-/// Key of an entry: `<type>:<namespace>:<namespace version>[:<flag>]`.
+/// Key of an entry: `<type>:<namespace>:<namespace version>[:<flag>]`,
+/// with the type kept apart so shared backends know how to decode it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryKey {
+    entry_type: EntryType,
+    key: String,
+}
+
+impl EntryKey {
+    /// The kind of object stored under this key.
+    pub fn entry_type(&self) -> EntryType {
+        self.entry_type
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for EntryKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// The key of an entry of `entry_type` in a namespace at `version`.
 pub fn entry_key(
     entry_type: EntryType,
     namespace: &str,
     version: &str,
     flag: Option<&str>,
-) -> String {
-    match flag {
+) -> EntryKey {
+    let key = match flag {
         Some(flag) => format!("{}:{namespace}:{version}:{flag}", entry_type.as_str()),
         None => format!("{}:{namespace}:{version}", entry_type.as_str()),
-    }
+    };
+    EntryKey { entry_type, key }
 }

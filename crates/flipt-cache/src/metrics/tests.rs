@@ -9,7 +9,7 @@ use flipt_store::{Issue, LoadError, ReloadEvent};
 use prometheus::Registry;
 
 use super::*;
-use crate::backend::{BackendSettings, Entry, MemoryBackend};
+use crate::backend::{BackendSettings, Entry, MemoryBackend, entry_key};
 
 fn memory() -> Backend {
     Backend::Memory(MemoryBackend::new(&BackendSettings {
@@ -72,8 +72,9 @@ fn lookups_count_by_type_and_entries_are_read_at_scrape() {
     assert_eq!(metric_value(&registry, CACHE_ERROR_TOTAL, &[]), Some(1.0));
 
     let state = Arc::new(EvaluationState::default());
-    for key in ["a", "b", "c"] {
-        block_on(backend.put(key.to_owned(), Entry::Flag(Arc::clone(&state))));
+    for flag in ["a", "b", "c"] {
+        let key = entry_key(EntryType::Flag, "default", "v1", Some(flag));
+        block_on(backend.put(key, Entry::Flag(Arc::clone(&state)))).expect("memory put");
     }
     assert_eq!(
         metric_value(&registry, CACHE_ENTRIES, &[("cache", "memory")]),
