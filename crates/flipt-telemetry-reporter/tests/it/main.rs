@@ -1,0 +1,11 @@
+//! Integration tests of the telemetry reporter: a local Segment-compatible
+//! sink over real sockets, paused-time schedules with a recording
+//! transport, opt-outs, the state file, failures and retries, `print`.
+
+mod failures;
+mod optout;
+mod print;
+mod schedule;
+mod state;
+mod support;
+mod wire;

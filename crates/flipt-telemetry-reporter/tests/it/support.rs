@@ -1,0 +1,216 @@
+//! Test helpers: a Segment-compatible HTTP sink, a recording transport,
+//! config building and the repository's JSON Schema.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use flipt_server::Config;
+use flipt_server::config::load_from;
+use flipt_telemetry_reporter::config::TelemetryReporterConfig;
+use flipt_telemetry_reporter::sender::{SendError, SendFuture, Transport};
+use segment::Message;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+/// Upper bound of every real-time wait.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// `Basic base64("test-key:")`: the write key as user, empty password.
+pub const TEST_KEY_AUTH: &str = "Basic dGVzdC1rZXk6";
+
+/// One request the sink received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: Method,
+    pub path: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Received {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("sink body is JSON")
+    }
+}
+
+/// How the sink answers.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Status(u16),
+    /// Accept the request, never answer.
+    Hang,
+}
+
+#[derive(Default)]
+struct SinkState {
+    received: Mutex<Vec<Received>>,
+    script: Mutex<VecDeque<Answer>>,
+    notify: Notify,
+}
+
+/// A Segment-compatible HTTP sink on 127.0.0.1:0. Answers from a script,
+/// then with the default answer.
+#[derive(Clone)]
+pub struct Sink {
+    pub addr: SocketAddr,
+    state: Arc<SinkState>,
+}
+
+impl Sink {
+    pub async fn start(default: Answer) -> Self {
+        let state = Arc::new(SinkState::default());
+        let default = Arc::new(Mutex::new(default));
+        // The default stays fixed for the sink's life; scripts go first.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind sink");
+        let addr = listener.local_addr().expect("sink addr");
+        let (handler_state, handler_default) = (state.clone(), default.clone());
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let state = handler_state.clone();
+                let default = handler_default.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    state.received.lock().expect("lock").push(Received {
+                        method,
+                        path: uri.path().to_owned(),
+                        authorization: header("authorization"),
+                        content_type: header("content-type"),
+                        body,
+                    });
+                    state.notify.notify_waiters();
+                    let scripted = state.script.lock().expect("lock").pop_front();
+                    let answer = scripted.unwrap_or_else(|| default.lock().expect("lock").clone());
+                    match answer {
+                        Answer::Status(code) => StatusCode::from_u16(code).expect("status code"),
+                        Answer::Hang => std::future::pending().await,
+                    }
+                }
+            },
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers for the next requests, before the default applies.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.state.script.lock().expect("lock").extend(answers);
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.state.received.lock().expect("lock").clone()
+    }
+
+    /// Waits (bounded) until at least `n` requests arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let wait = async {
+            loop {
+                let notified = self.state.notify.notified();
+                let received = self.received();
+                if received.len() >= n {
+                    return received;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(WAIT, wait)
+            .await
+            .unwrap_or_else(|_| panic!("sink did not get {n} requests within {WAIT:?}"))
+    }
+}
+
+/// A transport that records each message with the (Tokio) time it was sent.
+pub struct Recorder {
+    pub sent: mpsc::UnboundedSender<(Instant, Message)>,
+    pub fail: bool,
+}
+
+impl Recorder {
+    pub fn new(fail: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<(Instant, Message)>) {
+        let (sent, rx) = mpsc::unbounded_channel();
+        (Arc::new(Self { sent, fail }), rx)
+    }
+}
+
+impl Transport for Recorder {
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        let _ = self.sent.send((Instant::now(), message.clone()));
+        let fail = self.fail;
+        Box::pin(async move {
+            if fail {
+                Err(SendError::Status(503))
+            } else {
+                Ok(())
+            }
+        })
+    }
+}
+
+/// The reporter's config from YAML and env, as the loader builds it, with
+/// the state directory set to `state_dir`.
+pub fn config(
+    state_dir: &Path,
+    yaml: Option<&str>,
+    env: &[(&str, &str)],
+) -> Config<TelemetryReporterConfig> {
+    let dir = state_dir.display().to_string();
+    let mut env = env.to_vec();
+    env.push(("FLIPT_META_STATE_DIRECTORY", &dir));
+    load_from::<TelemetryReporterConfig>(yaml, &env)
+        .expect("config loads")
+        .config
+}
+
+/// The repository's JSON Schema of the ping properties.
+pub fn ping_schema() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/telemetry-ping.schema.json"
+    );
+    let text = std::fs::read_to_string(path).expect("schema file");
+    serde_json::from_str(&text).expect("schema is JSON")
+}
+
+/// Validates `properties` against the schema, listing every problem.
+pub fn assert_valid_ping(properties: &serde_json::Value) {
+    let schema = ping_schema();
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(properties)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "ping does not match the schema: {errors:#?}\n{properties:#}"
+    );
+}
+
+/// The single track event of a batch body.
+pub fn single_event(body: &serde_json::Value) -> &serde_json::Value {
+    let batch = body["batch"].as_array().expect("batch array");
+    assert_eq!(batch.len(), 1, "one event per batch: {body}");
+    &batch[0]
+}
+
+/// The metric value from the registry (0 when the series is absent).
+pub fn metric(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
+    flipt_otel::testing::metric_value(registry, name, labels).unwrap_or(0.0)
+}
