@@ -120,10 +120,10 @@ pub fn normalize(value: &mut Value) {
                 )
             });
             for (key, item) in map.iter_mut() {
-                if key == "segmentKeys" {
-                    if let Value::Array(keys) = item {
-                        keys.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-                    }
+                if key == "segmentKeys"
+                    && let Value::Array(keys) = item
+                {
+                    keys.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
                 }
                 normalize(item);
             }

@@ -329,18 +329,21 @@ fn served(data: &DataFile, converted: &convert::Converted) -> Served {
 }
 
 /// Runs both client-side SDK scripts (concurrently) on every served case.
-async fn run_client_sdks(http: &str, namespaces: &[(String, Vec<Case>)]) -> (Value, Value) {
-    let cases_file = tempfile::NamedTempFile::new().unwrap();
+async fn run_client_sdks(http: &str, namespaces: &[(String, Vec<Case>)]) -> Result<(Value, Value)> {
+    let cases_file = tempfile::NamedTempFile::new()?;
     let spec: Vec<Value> = namespaces
         .iter()
         .map(|(ns, cases)| json!({"namespace": ns, "cases": cases}))
         .collect();
-    let bytes = serde_json::to_vec(&json!({"namespaces": spec})).unwrap();
-    std::fs::write(cases_file.path(), bytes).unwrap();
-    let args = vec![
-        http.to_owned(),
-        cases_file.path().to_str().unwrap().to_owned(),
-    ];
+    std::fs::write(
+        cases_file.path(),
+        serde_json::to_vec(&json!({"namespaces": spec}))?,
+    )?;
+    let path = cases_file
+        .path()
+        .to_str()
+        .context("temp path is not UTF-8")?;
+    let args = vec![http.to_owned(), path.to_owned()];
     let (python, node) = tokio::join!(
         run_script(
             Runtime::Python,
@@ -350,7 +353,7 @@ async fn run_client_sdks(http: &str, namespaces: &[(String, Vec<Case>)]) -> (Val
         ),
         run_script(Runtime::Node, "client_side.mjs", args, SCRIPT_TIMEOUT),
     );
-    (python.unwrap(), node.unwrap())
+    Ok((python?, node?))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -389,7 +392,7 @@ async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
     let expected: Vec<Value> = flat.iter().map(|(_, c)| expected_outcome(c)).collect();
     let server_done = started.elapsed();
     let http = stack.evaluation.http_url();
-    let (python, node) = run_client_sdks(&http, &served.namespaces).await;
+    let (python, node) = run_client_sdks(&http, &served.namespaces).await.unwrap();
     let clients_done = started.elapsed();
 
     let mut report = Vec::new();
@@ -433,11 +436,11 @@ async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
         }
     }
     let names: Vec<String> = served.namespaces.iter().map(|(ns, _)| ns.clone()).collect();
-    let endpoint_problems = check_snapshot_endpoint(&http, &names, served.defaults)
+    let endpoint = check_snapshot_endpoint(&http, &names, served.defaults)
         .await
         .unwrap();
-    differences += endpoint_problems.len();
-    report.extend(endpoint_problems);
+    differences += endpoint.problems.len();
+    report.extend(endpoint.problems);
 
     let served_flags: usize = converted.included.values().map(|f| f.len()).sum();
     println!(
@@ -459,6 +462,7 @@ async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
         python["paths"],
         node["paths"]
     );
+    println!("{}", endpoint.summary);
     println!(
         "time: flag files and server answers {server_done:?}, client SDKs {:?}",
         clients_done - server_done

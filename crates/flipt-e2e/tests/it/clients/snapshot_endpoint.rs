@@ -45,13 +45,21 @@ fn snapshot_counts(snapshot: &Value) -> (usize, usize, usize) {
     )
 }
 
+/// What [`check_snapshot_endpoint`] found.
+pub struct EndpointCheck {
+    /// Everything that was not as the SDKs need it.
+    pub problems: Vec<String>,
+    /// One line of figures for the test output.
+    pub summary: String,
+}
+
 /// Checks every namespace of `namespaces`; `defaults_in_data` is how many
-/// served flags have a default variant. Returns the problems found.
+/// served flags have a default variant.
 pub async fn check_snapshot_endpoint(
     http_url: &str,
     namespaces: &[String],
     defaults_in_data: usize,
-) -> Result<Vec<String>> {
+) -> Result<EndpointCheck> {
     let http = reqwest::Client::builder().timeout(WAIT).build()?;
     let get = |ns: &str, version: Option<&str>, etag: Option<&str>| {
         let mut request = http
@@ -119,8 +127,9 @@ pub async fn check_snapshot_endpoint(
             "served to 1.47.0 clients: {defaults} default variants (data: {defaults_in_data}), {entity_ids} entity-id constraints"
         ));
     }
-    println!(
-        "snapshot endpoint: {not_modified} × 304 on If-None-Match; 1.47.0 clients got {defaults} default variants and {entity_ids} entity-id constraints, older clients none"
+    let summary = format!(
+        "snapshot endpoint: {not_modified} × 304 on If-None-Match; 1.47.0 clients got \
+         {defaults} default variants and {entity_ids} entity-id constraints, older clients none"
     );
-    Ok(problems)
+    Ok(EndpointCheck { problems, summary })
 }
