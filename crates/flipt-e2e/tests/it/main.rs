@@ -6,3 +6,4 @@ mod clients;
 mod fixtures;
 mod readme;
 mod smoke;
+mod telemetry;
