@@ -5,5 +5,6 @@ mod api;
 mod clients;
 mod fixtures;
 mod readme;
+mod redis;
 mod smoke;
 mod telemetry;

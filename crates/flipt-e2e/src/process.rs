@@ -1,0 +1,241 @@
+//! Service binaries as child processes, for tests whose behaviour crosses a
+//! process boundary (a crash, SIGTERM, a restart on the same port).
+//!
+//! The binaries are the ones `make test` builds next to the test executable
+//! (`target/debug/flipt-cache`, `target/debug/flipt-evaluation`). Each runs
+//! with JSON logs and binds the ports it is given (0: any); its `serving`
+//! log line tells the bound addresses, so no port is guessed.
+
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    path::PathBuf,
+    process::Stdio,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use tokio::{
+    io::{AsyncBufReadExt as _, AsyncRead, BufReader},
+    process::{Child, Command},
+    sync::mpsc,
+};
+
+use crate::{WAIT, wait_serving};
+
+/// Output lines kept for failure messages.
+const TAIL: usize = 40;
+
+/// A running service binary.
+pub struct ServiceProcess {
+    name: String,
+    env: Vec<(String, String)>,
+    child: Option<Child>,
+    /// Bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl ServiceProcess {
+    /// Starts binary `name` with `env` (on top of loopback, ephemeral ports
+    /// and JSON logs) and waits (bounded) for its addresses.
+    pub async fn start(name: &str, env: Vec<(String, String)>) -> Result<Self> {
+        let mut process = Self {
+            name: name.to_owned(),
+            env,
+            child: None,
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tail: Arc::new(Mutex::new(VecDeque::new())),
+        };
+        process.launch().await?;
+        Ok(process)
+    }
+
+    /// `http://<grpc addr>`.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    /// `http://<http addr>`.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    /// Process id while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// The last lines the process wrote.
+    pub fn tail(&self) -> String {
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Sends `signal` (e.g. SIGTERM) without waiting.
+    pub fn signal(&self, signal: rustix::process::Signal) -> Result<()> {
+        let pid = self
+            .pid()
+            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32))
+            .ok_or_else(|| anyhow!("{} is not running", self.name))?;
+        rustix::process::kill_process(pid, signal)
+            .with_context(|| format!("signalling {}", self.name))
+    }
+
+    /// SIGTERM, then waits (bounded) for a clean exit.
+    pub async fn terminate(&mut self) -> Result<()> {
+        self.signal(rustix::process::Signal::TERM)?;
+        let status = self.wait_exit(WAIT * 3).await?;
+        if !status.success() {
+            bail!("{} exited with {status}:\n{}", self.name, self.tail());
+        }
+        Ok(())
+    }
+
+    /// SIGKILL (a crash), then reaps the process.
+    pub async fn kill(&mut self) -> Result<()> {
+        if let Some(child) = &mut self.child {
+            child.kill().await.context("killing")?;
+        }
+        self.child = None;
+        Ok(())
+    }
+
+    /// Starts the binary again on the addresses it had.
+    pub async fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("{} is still running", self.name);
+        }
+        self.launch().await
+    }
+
+    /// Waits for the process to exit on its own.
+    pub async fn wait_exit(&mut self, limit: Duration) -> Result<std::process::ExitStatus> {
+        let child = self
+            .child
+            .as_mut()
+            .ok_or_else(|| anyhow!("{} is not running", self.name))?;
+        let status = tokio::time::timeout(limit, child.wait())
+            .await
+            .with_context(|| format!("{} did not exit within {limit:?}", self.name))??;
+        self.child = None;
+        Ok(status)
+    }
+
+    async fn launch(&mut self) -> Result<()> {
+        let binary = binary_path(&self.name)?;
+        let mut command = Command::new(&binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("FLIPT_SERVER_HOST", "127.0.0.1")
+            .env("FLIPT_SERVER_GRPC_PORT", self.grpc_addr.port().to_string())
+            .env("FLIPT_SERVER_HTTP_PORT", self.http_addr.port().to_string())
+            .env("FLIPT_LOG_ENCODING", "json")
+            .env("FLIPT_META_TELEMETRY_ENABLED", "false")
+            .env("FLIPT_SERVICES_TELEMETRY_ADDRESS", "")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let (found_tx, mut found_rx) = mpsc::channel(1);
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(read_lines(stdout, Arc::clone(&self.tail), found_tx.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(read_lines(stderr, Arc::clone(&self.tail), found_tx));
+        }
+        let found = tokio::select! {
+            found = found_rx.recv() => found,
+            status = child.wait() => {
+                bail!("{} exited ({}) before serving:\n{}", self.name, status?, self.tail());
+            }
+            () = tokio::time::sleep(WAIT) => None,
+        };
+        let Some((grpc, http)) = found else {
+            bail!(
+                "{} did not report its addresses within {WAIT:?}:\n{}",
+                self.name,
+                self.tail()
+            );
+        };
+        self.child = Some(child);
+        self.grpc_addr = grpc;
+        self.http_addr = http;
+        wait_serving(http).await
+    }
+}
+
+/// `target/<profile>/<name>`, next to the directory of the test binary
+/// (`target/<profile>/deps`).
+fn binary_path(name: &str) -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .ok_or_else(|| anyhow!("unexpected test binary location {}", exe.display()))?;
+    let path = profile_dir.join(name);
+    if !path.exists() {
+        bail!(
+            "{} not found: build the services first (cargo build -p {name}; make test does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    found: mpsc::Sender<(SocketAddr, SocketAddr)>,
+) {
+    let mut lines = BufReader::new(stream).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(addresses) = serving_addresses(&line) {
+            let _ = found.try_send(addresses);
+        }
+        let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+        if tail.len() == TAIL {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+}
+
+/// The addresses in a JSON `serving` log line.
+fn serving_addresses(line: &str) -> Option<(SocketAddr, SocketAddr)> {
+    let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    if value.get("message")?.as_str()? != "serving" {
+        return None;
+    }
+    let grpc = value.get("grpc")?.as_str()?.parse().ok()?;
+    let http = value.get("http")?.as_str()?.parse().ok()?;
+    Some((grpc, http))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serving_lines_give_both_addresses() {
+        let line = r#"{"timestamp":"t","level":"INFO","message":"serving","grpc":"127.0.0.1:1","http":"127.0.0.1:2"}"#;
+        assert_eq!(
+            serving_addresses(line),
+            Some((
+                "127.0.0.1:1".parse().expect("addr"),
+                "127.0.0.1:2".parse().expect("addr")
+            ))
+        );
+        assert_eq!(serving_addresses(r#"{"message":"flags loaded"}"#), None);
+        assert_eq!(serving_addresses("not json"), None);
+    }
+}
