@@ -20,7 +20,7 @@ for s in "${services[@]}"; do packages+=(-p "$s"); done
 cargo build --release --bins "${packages[@]}"
 bin="$root/target/release"
 
-for port in 8080 8081 9000 9001; do
+for port in 8080 8081 8082 9000 9001 9002; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         echo "make run: port $port is already in use; stop what listens there (e.g. an earlier make run) and retry" >&2
         exit 1
@@ -57,6 +57,7 @@ cat <<'MSG'
 
   evaluation  gRPC 127.0.0.1:9000   REST/metrics/health http://127.0.0.1:8080
   cache       gRPC 127.0.0.1:9001   metrics/health      http://127.0.0.1:8081
+  telemetry   gRPC 127.0.0.1:9002   metrics/health      http://127.0.0.1:8082   (pings off: docs/telemetry.md)
 
   try:  curl -s -X POST http://127.0.0.1:8080/evaluate/v1/variant \
           -d '{"namespaceKey":"checkout","flagKey":"payment-provider","entityId":"user-42"}'
