@@ -6,9 +6,6 @@
 //! This crate exists only for tests; the services never depend on each
 //! other, only this harness depends on both.
 
-pub mod process;
-pub mod redis;
-
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
@@ -37,6 +34,9 @@ pub struct ServiceHandle {
     pub http_addr: SocketAddr,
     /// The service's metrics registry.
     pub registry: Registry,
+    /// The service's tracing pipeline (disabled unless
+    /// [`StackOptions::tracing`]); flush it before asserting on spans.
+    pub tracing: ServiceTracing,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<()>>>,
 }
@@ -83,6 +83,10 @@ pub struct StackOptions {
     pub evaluation_yaml: String,
     /// `FLIPT_*` variables for both services.
     pub env: Vec<(String, String)>,
+    /// Build each service's tracing pipeline from its loaded `tracing.*`
+    /// config (and `OTEL_*` vars in `env`), as the binaries do. Off: both
+    /// use `ServiceTracing::disabled`.
+    pub tracing: bool,
 }
 
 /// The cache and evaluation services running on a flag directory.
@@ -177,10 +181,16 @@ async fn start_cache(
     env.push(("FLIPT_STORAGE_LOCAL_POLL_INTERVAL".into(), "200ms".into()));
     let config = config::<CacheServiceConfig>(&options.cache_yaml, &env)?;
     let registry = flipt_otel::metrics::service_registry("flipt-cache", flipt_cache::VERSION)?;
-    let tracing = ServiceTracing::disabled("flipt-cache");
+    let tracing = service_tracing(
+        "flipt-cache",
+        flipt_cache::VERSION,
+        &config.tracing,
+        options,
+    )?;
     spawn(
         listeners,
         registry.clone(),
+        tracing.clone(),
         move |listeners, stop| async move {
             flipt_cache::run(config, listeners, registry, tracing, stop)
                 .await
@@ -195,10 +205,16 @@ async fn start_evaluation(cache_url: &str, options: &StackOptions) -> Result<Ser
     let config = config::<EvaluationServiceConfig>(&options.evaluation_yaml, &env)?;
     let registry =
         flipt_otel::metrics::service_registry("flipt-evaluation", flipt_evaluation::VERSION)?;
-    let tracing = ServiceTracing::disabled("flipt-evaluation");
+    let tracing = service_tracing(
+        "flipt-evaluation",
+        flipt_evaluation::VERSION,
+        &config.tracing,
+        options,
+    )?;
     spawn(
         Listeners::ephemeral().await?,
         registry.clone(),
+        tracing.clone(),
         move |listeners, stop| async move {
             flipt_evaluation::run(config, listeners, registry, tracing, stop)
                 .await
@@ -207,7 +223,26 @@ async fn start_evaluation(cache_url: &str, options: &StackOptions) -> Result<Ser
     )
 }
 
-fn spawn<F, Fut>(listeners: Listeners, registry: Registry, run: F) -> Result<ServiceHandle>
+/// The pipeline a service runs with; see [`StackOptions::tracing`].
+fn service_tracing(
+    service: &str,
+    version: &str,
+    config: &flipt_otel::config::TracingConfig,
+    options: &StackOptions,
+) -> Result<ServiceTracing> {
+    if !options.tracing {
+        return Ok(ServiceTracing::disabled(service));
+    }
+    let env = options.env.iter().cloned().collect();
+    Ok(ServiceTracing::new(service, version, config, &env)?)
+}
+
+fn spawn<F, Fut>(
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    run: F,
+) -> Result<ServiceHandle>
 where
     F: FnOnce(Listeners, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
     Fut: std::future::Future<Output = Result<()>> + Send + 'static,
@@ -223,6 +258,7 @@ where
         grpc_addr,
         http_addr,
         registry,
+        tracing,
         stop: Some(stop_tx),
         task: Some(task),
     })

@@ -4,7 +4,9 @@
 mod api;
 mod clients;
 mod fixtures;
+mod metrics;
+mod obs;
 mod readme;
-mod redis;
 mod smoke;
+mod traces;
 mod telemetry;
