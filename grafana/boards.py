@@ -278,7 +278,7 @@ services = dashboard(
             targets(
                 (
                     f'sum by (job, grpc_method, grpc_code) (rate(grpc_server_handled_total{{{S}, grpc_code!="OK"}}[{RI}]))'
-                    f" / ignoring (grpc_code) group_left"
+                    f" / ignoring (grpc_code) group_left ()"
                     f" (sum by (job, grpc_method) (rate({HANDLED}[{RI}])) > 0)",
                     "{{job}} {{grpc_method}} {{grpc_code}}",
                 )

@@ -3,6 +3,8 @@
 
 mod api;
 mod clients;
+mod dashboards;
+mod deploy;
 mod fixtures;
 mod metrics;
 mod obs;

@@ -1,0 +1,492 @@
+//! Static checks of the deployment files: `docker-compose.yml` is valid for
+//! `docker-compose config -q` and everything it mounts or builds from
+//! exists; `deploy/Dockerfile` copies existing paths and builds the
+//! binaries compose runs; the Prometheus config passes `promtool check
+//! config` and scrapes the three services; the Grafana dashboards are valid
+//! dashboard JSON whose datasource uids are all provisioned, and match
+//! their generator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use serde_norway::Value as Yaml;
+
+use crate::dashboards::grafana::{load_dashboards, repo_root};
+
+/// Compose service → (gRPC, HTTP) ports of DESIGN.md §3.
+const SERVICE_PORTS: [(&str, u16, u16); 3] = [
+    ("evaluation", 9000, 8080),
+    ("cache", 9001, 8081),
+    ("telemetry-reporter", 9002, 8082),
+];
+
+fn root() -> PathBuf {
+    repo_root().canonicalize().expect("repository root exists")
+}
+
+fn compose() -> Yaml {
+    let text = std::fs::read_to_string(root().join("docker-compose.yml")).expect("read compose");
+    let mut value: Yaml = serde_norway::from_str(&text).expect("docker-compose.yml is YAML");
+    value.apply_merge().expect("YAML merge keys resolve");
+    value
+}
+
+fn services(compose: &Yaml) -> BTreeMap<String, Yaml> {
+    compose["services"]
+        .as_mapping()
+        .expect("services is a mapping")
+        .iter()
+        .map(|(name, service)| {
+            (
+                name.as_str().expect("service name").to_owned(),
+                service.clone(),
+            )
+        })
+        .collect()
+}
+
+fn strings(value: &Yaml) -> Vec<String> {
+    value
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Runs a tool and returns its combined output, or fails naming the setup
+/// script that installs it.
+fn run_tool(program: &str, args: &[&str], installer: &str) -> (bool, String) {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}): run {installer} (make tools)"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn compose_file_passes_docker_compose_config() {
+    let (ok, output) = run_tool(
+        "docker-compose",
+        &["-f", "docker-compose.yml", "config", "-q"],
+        "tools/ensure-docker-compose.sh",
+    );
+    assert!(ok, "docker-compose config -q failed:\n{output}");
+}
+
+/// Bind mounts of every service as (host path, container path).
+fn bind_mounts(service: &Yaml) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for volume in strings(&service["volumes"]) {
+        let mut parts = volume.splitn(3, ':');
+        let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
+            panic!("volume {volume:?} is not source:target");
+        };
+        if source.starts_with('.') || source.starts_with('/') {
+            out.push((source.to_owned(), target.to_owned()));
+        }
+    }
+    out
+}
+
+/// The host file behind `container_path` through `service`'s bind mounts.
+fn host_path(service: &Yaml, container_path: &str) -> Option<PathBuf> {
+    for (source, target) in bind_mounts(service) {
+        if let Some(rest) = container_path.strip_prefix(&target) {
+            return Some(root().join(source).join(rest.trim_start_matches('/')));
+        }
+    }
+    None
+}
+
+#[test]
+fn compose_mounts_builds_images_and_ports_are_sound() {
+    let compose = compose();
+    let services = services(&compose);
+    let named_volumes: BTreeSet<String> = compose["volumes"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, _)| name.as_str().map(str::to_owned))
+        .collect();
+    let installed = dockerfile_binaries();
+    let mut problems = Vec::new();
+
+    for (name, service) in &services {
+        for (source, _) in bind_mounts(service) {
+            if !root().join(&source).exists() {
+                problems.push(format!("{name}: mounts {source}, which does not exist"));
+            }
+        }
+        for volume in strings(&service["volumes"]) {
+            let source = volume.split(':').next().unwrap_or("");
+            if !source.starts_with('.')
+                && !source.starts_with('/')
+                && !named_volumes.contains(source)
+            {
+                problems.push(format!("{name}: volume {source:?} is not declared"));
+            }
+        }
+        if let Some(build) = service.get("build") {
+            let context = root().join(build["context"].as_str().unwrap_or("."));
+            let dockerfile = context.join(build["dockerfile"].as_str().unwrap_or("Dockerfile"));
+            if !dockerfile.is_file() {
+                problems.push(format!(
+                    "{name}: builds from {}, which does not exist",
+                    dockerfile.display()
+                ));
+            }
+            let command = strings(&service["command"]);
+            match command.first() {
+                Some(binary) if installed.contains(binary) => {}
+                other => problems.push(format!(
+                    "{name}: runs {other:?}, which the image does not install"
+                )),
+            }
+            // `--config FILE` must be a mounted file of deploy/config.
+            if let Some(i) = command.iter().position(|arg| arg == "--config") {
+                let file = command.get(i + 1).cloned().unwrap_or_default();
+                match host_path(service, &file) {
+                    Some(path) if path.is_file() => {}
+                    other => problems.push(format!("{name}: --config {file} maps to {other:?}")),
+                }
+            }
+        } else {
+            // Third-party images are pinned through NAME_VERSION variables.
+            let image = service["image"].as_str().unwrap_or("");
+            let pinned = image
+                .split_once(":${")
+                .is_some_and(|(_, tag)| tag.contains("_VERSION:-") && !tag.contains("latest"));
+            if !pinned {
+                problems.push(format!(
+                    "{name}: image {image:?} is not pinned as name:${{NAME_VERSION:-x.y}}"
+                ));
+            }
+        }
+        if let Some(depends) = service["depends_on"].as_mapping() {
+            for (dependency, condition) in depends {
+                let dependency = dependency.as_str().unwrap_or("");
+                if !services.contains_key(dependency) {
+                    problems.push(format!("{name}: depends on unknown service {dependency}"));
+                }
+                if condition["condition"].as_str().is_none() {
+                    problems.push(format!("{name}: depends_on {dependency} has no condition"));
+                }
+                if condition["condition"] == "service_healthy"
+                    && services[dependency].get("healthcheck").is_none()
+                {
+                    problems.push(format!(
+                        "{name}: waits for {dependency} to be healthy, which has no healthcheck"
+                    ));
+                }
+            }
+        }
+    }
+
+    for (name, grpc, http) in SERVICE_PORTS {
+        let Some(service) = services.get(name) else {
+            problems.push(format!("service {name} is missing"));
+            continue;
+        };
+        let ports = strings(&service["ports"]);
+        for port in [grpc, http] {
+            if !ports.contains(&format!("{port}:{port}")) {
+                problems.push(format!(
+                    "{name}: port {port} is not published as {port}:{port}: {ports:?}"
+                ));
+            }
+        }
+    }
+
+    let grafana = &services["grafana"];
+    let home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+        .as_str()
+        .unwrap_or("");
+    if !host_path(grafana, home).is_some_and(|path| path.is_file()) {
+        problems.push(format!(
+            "grafana: home dashboard {home} is not a mounted file"
+        ));
+    }
+    let provider = provider_path();
+    if host_path(grafana, &provider).is_none_or(|path| path != root().join("./grafana/dashboards"))
+    {
+        problems.push(format!(
+            "grafana: dashboard provider path {provider} is not the mount of ./grafana/dashboards"
+        ));
+    }
+    assert!(
+        problems.is_empty(),
+        "docker-compose.yml:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Binaries `deploy/Dockerfile` copies into the image, after checking
+/// that every COPY source exists and every built package and binary is
+/// defined in the workspace.
+fn dockerfile_binaries() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(root().join("deploy/Dockerfile")).expect("read Dockerfile");
+    // Join continuation lines: `RUN a \` + `b` is one instruction.
+    let joined = text.replace("\\\n", " ");
+    let mut binaries = BTreeSet::new();
+    for line in joined.lines().map(str::trim) {
+        if let Some(args) = line.strip_prefix("COPY ") {
+            if args.contains("--from=") {
+                continue;
+            }
+            let parts: Vec<&str> = args.split_whitespace().collect();
+            for source in &parts[..parts.len().saturating_sub(1)] {
+                assert!(
+                    root().join(source).exists(),
+                    "Dockerfile copies {source}, which does not exist"
+                );
+            }
+        }
+        if line.starts_with("RUN ") && line.contains("cargo build") {
+            // `-p` arguments of the cargo command only (`mkdir -p` follows).
+            let cargo = line.split("cargo build").nth(1).unwrap_or("");
+            let words: Vec<&str> = cargo
+                .split("&&")
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            for pair in words.windows(2) {
+                if pair[0] == "-p" {
+                    let manifest = root().join("crates").join(pair[1]).join("Cargo.toml");
+                    assert!(
+                        manifest.is_file(),
+                        "Dockerfile builds package {}, which does not exist",
+                        pair[1]
+                    );
+                }
+            }
+            if let Some(list) = line.split("for bin in ").nth(1) {
+                for bin in list.split(';').next().unwrap_or("").split_whitespace() {
+                    assert!(
+                        bin_defined(bin),
+                        "Dockerfile copies binary {bin}, which no crate defines"
+                    );
+                    binaries.insert(bin.to_owned());
+                }
+            }
+        }
+    }
+    assert!(!binaries.is_empty(), "Dockerfile installs no binaries");
+    binaries
+}
+
+/// True when a workspace crate defines a binary target `name`.
+fn bin_defined(name: &str) -> bool {
+    let crates = root().join("crates");
+    let main = crates.join(name).join("src/main.rs");
+    main.is_file()
+        || std::fs::read_dir(&crates)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|krate| {
+                krate
+                    .path()
+                    .join("src/bin")
+                    .join(format!("{name}.rs"))
+                    .is_file()
+            })
+}
+
+fn provider_path() -> String {
+    let path = root().join("grafana/provisioning/dashboards/dashboards.yml");
+    let text = std::fs::read_to_string(path).expect("read dashboard provider");
+    let value: Yaml = serde_norway::from_str(&text).expect("provider is YAML");
+    value["providers"][0]["options"]["path"]
+        .as_str()
+        .expect("provider path")
+        .to_owned()
+}
+
+#[test]
+fn prometheus_config_passes_promtool_and_scrapes_the_services() {
+    let (ok, output) = run_tool(
+        "promtool",
+        &["check", "config", "deploy/prometheus/prometheus.yml"],
+        "tools/ensure-promtool.sh",
+    );
+    assert!(ok, "promtool check config failed:\n{output}");
+
+    let text =
+        std::fs::read_to_string(root().join("deploy/prometheus/prometheus.yml")).expect("read");
+    let config: Yaml = serde_norway::from_str(&text).expect("YAML");
+    let mut scraped = BTreeSet::new();
+    for job in config["scrape_configs"].as_sequence().into_iter().flatten() {
+        for group in job["static_configs"].as_sequence().into_iter().flatten() {
+            scraped.extend(strings(&group["targets"]));
+        }
+    }
+    for (service, _, http) in SERVICE_PORTS {
+        let target = format!("{service}:{http}");
+        assert!(
+            scraped.contains(&target),
+            "prometheus.yml does not scrape {target}: {scraped:?}"
+        );
+    }
+}
+
+/// Provisioned datasources: uid → type.
+fn provisioned_datasources() -> BTreeMap<String, String> {
+    let dir = root().join("grafana/provisioning/datasources");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("datasources dir").flatten() {
+        let text = std::fs::read_to_string(entry.path()).expect("read datasource file");
+        let value: Yaml = serde_norway::from_str(&text).expect("datasources are YAML");
+        for source in value["datasources"].as_sequence().into_iter().flatten() {
+            let uid = source["uid"]
+                .as_str()
+                .expect("every datasource has a fixed uid");
+            let kind = source["type"].as_str().unwrap_or("").to_owned();
+            assert!(
+                out.insert(uid.to_owned(), kind).is_none(),
+                "datasource uid {uid} twice"
+            );
+        }
+    }
+    out
+}
+
+/// Every datasource uid a dashboard refers to: `datasource` objects
+/// anywhere, and Explore links naming a datasource.
+fn referenced_uids(value: &Json, out: &mut BTreeSet<String>) {
+    match value {
+        Json::Object(map) => {
+            for (key, child) in map {
+                if key == "datasource"
+                    && let Some(uid) = child["uid"].as_str()
+                {
+                    out.insert(uid.to_owned());
+                }
+                if key == "url"
+                    && let Some(url) = child.as_str()
+                    && url.contains("/explore?")
+                {
+                    let decoded = url.replace("%22", "\"").replace("%3A", ":");
+                    for part in decoded.split("\"datasource\":\"").skip(1) {
+                        out.insert(part.split('"').next().unwrap_or("").to_owned());
+                    }
+                }
+                referenced_uids(child, out);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(|item| referenced_uids(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn dashboards_are_valid_and_use_provisioned_datasources() {
+    let datasources = provisioned_datasources();
+    assert_eq!(
+        datasources.get("flipt_prometheus").map(String::as_str),
+        Some("prometheus")
+    );
+    assert_eq!(
+        datasources.get("flipt_jaeger").map(String::as_str),
+        Some("jaeger")
+    );
+
+    let mut uids = BTreeSet::new();
+    let mut problems = Vec::new();
+    let dashboards = load_dashboards();
+    let titles: BTreeSet<&str> = dashboards.iter().map(|d| d.title()).collect();
+    for expected in [
+        "Flipt Evaluations",
+        "Flipt Services",
+        "Flipt Cache & Storage",
+        "Flipt Telemetry",
+    ] {
+        assert!(
+            titles.contains(expected),
+            "no dashboard titled {expected:?}: {titles:?}"
+        );
+    }
+    for dashboard in &dashboards {
+        let file = &dashboard.file;
+        let json = &dashboard.json;
+        if json["schemaVersion"].as_u64().is_none_or(|v| v < 36) {
+            problems.push(format!(
+                "{file}: schemaVersion missing or old: {}",
+                json["schemaVersion"]
+            ));
+        }
+        match json["uid"].as_str() {
+            Some(uid) if !uid.is_empty() && uid.len() <= 40 => {
+                if !uids.insert(uid.to_owned()) {
+                    problems.push(format!("{file}: uid {uid} used twice"));
+                }
+            }
+            other => problems.push(format!("{file}: bad uid {other:?}")),
+        }
+        let mut ids = BTreeSet::new();
+        for panel in dashboard.panels() {
+            let id = panel["id"].as_u64();
+            if !id.is_some_and(|id| ids.insert(id)) {
+                problems.push(format!("{file}: panel id {id:?} missing or repeated"));
+            }
+            let grid = &panel["gridPos"];
+            let (x, w) = (grid["x"].as_u64(), grid["w"].as_u64());
+            if !matches!((x, w), (Some(x), Some(w)) if w > 0 && x + w <= 24)
+                || grid["h"].as_u64().is_none()
+            {
+                problems.push(format!("{file}: panel {id:?} has a bad gridPos {grid}"));
+            }
+            if panel["type"].as_str().is_none_or(str::is_empty)
+                || panel["title"].as_str().is_none_or(str::is_empty)
+            {
+                problems.push(format!("{file}: panel {id:?} lacks a type or title"));
+            }
+        }
+        let variables: BTreeSet<String> =
+            dashboard.variables().into_iter().map(|v| v.name).collect();
+        for query in dashboard.queries() {
+            for name in query.expr.split('$').skip(1) {
+                let name: String = name
+                    .trim_start_matches('{')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.starts_with("__") && !variables.contains(&name) {
+                    problems.push(format!(
+                        "{file}: {} uses undefined variable ${name}",
+                        query.place
+                    ));
+                }
+            }
+        }
+        let mut used = BTreeSet::new();
+        referenced_uids(json, &mut used);
+        used.remove("-- Grafana --");
+        for uid in used {
+            if !datasources.contains_key(&uid) {
+                problems.push(format!("{file}: datasource uid {uid:?} is not provisioned"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "dashboards:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn dashboards_match_their_generator() {
+    let script: &Path = Path::new("grafana/generate.py");
+    let (ok, output) = run_tool(
+        "python3",
+        &[&script.display().to_string(), "--check"],
+        "python3 (Debian python3)",
+    );
+    assert!(ok, "{output}");
+}
