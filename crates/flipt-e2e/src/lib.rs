@@ -6,6 +6,9 @@
 //! This crate exists only for tests; the services never depend on each
 //! other, only this harness depends on both.
 
+pub mod process;
+pub mod redis;
+
 use std::{
     net::SocketAddr,
     path::{Path, PathBuf},

@@ -9,6 +9,7 @@ mod fixtures;
 mod metrics;
 mod obs;
 mod readme;
+mod redis;
 mod smoke;
 mod traces;
 mod telemetry;
