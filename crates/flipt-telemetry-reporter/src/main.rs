@@ -7,6 +7,9 @@ use flipt_telemetry_reporter::{
     VERSION, config::TelemetryReporterConfig, print::print, run, state::resolve_state_directory,
 };
 
+/// Collects anonymous usage reports from the Flipt services and sends the
+/// `flipt.ping` usage event on a schedule, unless telemetry is turned off
+/// (see docs/telemetry.md).
 #[derive(Debug, Parser)]
 #[command(name = "flipt-telemetry-reporter", version)]
 struct Args {
