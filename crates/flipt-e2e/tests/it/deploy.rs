@@ -1,7 +1,9 @@
 //! Static checks of the deployment files: `docker-compose.yml` is valid for
 //! `docker-compose config -q` and everything it mounts or builds from
 //! exists; `deploy/Dockerfile` copies existing paths and builds the
-//! binaries compose runs; the Prometheus config passes `promtool check
+//! binaries compose runs; the container configs of `deploy/config` load
+//! without warnings under the environment compose gives each service (the
+//! Redis backend included); the Prometheus config passes `promtool check
 //! config` and scrapes the three services; the Grafana dashboards are valid
 //! dashboard JSON whose datasource uids are all provisioned, and match
 //! their generator.
@@ -489,4 +491,96 @@ fn dashboards_match_their_generator() {
         "python3 (Debian python3)",
     );
     assert!(ok, "{output}");
+}
+
+/// A compose environment value with `${NAME:-default}` resolved to its
+/// default, as compose does when NAME is unset.
+fn compose_default(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        let inner = &rest[start + 2..start + end];
+        out.push_str(inner.split_once(":-").map(|(_, d)| d).unwrap_or(""));
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Loads `deploy/config/<file>` with the `FLIPT_*` environment compose
+/// gives `service`, through the services' own config loader.
+fn load_compose_config<S: flipt_server::config::ServiceConfig>(
+    service: &str,
+    file: &str,
+) -> flipt_server::config::Loaded<S> {
+    let services = services(&compose());
+    let env: Vec<(String, String)> = services[service]["environment"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| {
+            let value = match value {
+                Yaml::String(text) => compose_default(text),
+                other => serde_norway::to_string(other)
+                    .expect("scalar")
+                    .trim()
+                    .to_owned(),
+            };
+            (key.as_str().expect("env name").to_owned(), value)
+        })
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let yaml =
+        std::fs::read_to_string(root().join("deploy/config").join(file)).expect("read config");
+    flipt_server::config::load_from::<S>(Some(&yaml), &env)
+        .unwrap_or_else(|e| panic!("deploy/config/{file} with {service}'s compose env: {e}"))
+}
+
+#[test]
+fn container_configs_load_cleanly_with_the_compose_environment() {
+    use flipt_cache::config::CacheServiceConfig;
+    use flipt_evaluation::config::EvaluationServiceConfig;
+    use flipt_telemetry_reporter::config::TelemetryReporterConfig;
+
+    let evaluation = load_compose_config::<EvaluationServiceConfig>("evaluation", "evaluation.yml");
+    assert_eq!(evaluation.warnings, Vec::<String>::new());
+    assert_eq!(
+        evaluation.config.services.cache.address,
+        "http://cache:9001"
+    );
+    assert!(evaluation.config.tracing.enabled);
+    assert_eq!(
+        evaluation.config.tracing.otlp.endpoint,
+        "http://jaeger:4317"
+    );
+
+    let cache = load_compose_config::<CacheServiceConfig>("cache", "cache.yml");
+    assert_eq!(cache.warnings, Vec::<String>::new());
+    let settings = &cache.config.service;
+    assert_eq!(
+        settings.cache.backend.as_str(),
+        "redis",
+        "compose selects redis"
+    );
+    assert_eq!(settings.cache.redis.host, "redis");
+    assert_eq!(settings.cache.redis.port, 6379);
+    assert_eq!(settings.storage.local.path, Path::new("/etc/flipt/flags"));
+
+    let reporter = load_compose_config::<TelemetryReporterConfig>(
+        "telemetry-reporter",
+        "telemetry-reporter.yml",
+    );
+    assert_eq!(reporter.warnings, Vec::<String>::new());
+    assert!(
+        reporter.config.service.telemetry.enabled,
+        "on by default, as documented"
+    );
+    assert_eq!(
+        reporter.config.meta.state_directory,
+        Path::new("/var/opt/flipt")
+    );
 }
