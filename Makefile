@@ -33,6 +33,7 @@ tools:
 	@tools/venv.sh
 	@tools/node.sh
 	@tools/ensure-promtool.sh
+	@tools/ensure-redis.sh
 	@tools/ensure-docker-compose.sh
 
 test: tools
