@@ -17,6 +17,7 @@ from builder import (
     RELOAD_FAILURE,
     RELOAD_SUCCESS,
     RI,
+    TABLE_TRACE_LINKS,
     dashboard,
     dashboard_trace_links,
     dashboards_link,
@@ -163,7 +164,7 @@ evaluations = dashboard(
             "Results in the selected range",
             "Evaluation results over the dashboard's time range by every label.",
             f"sum by (namespace, flag, type, match, reason, segment, value) (increase({RESULTS}{{{F}}}[$__range])) > 0",
-            links=FLAG_TRACE_LINKS,
+            links=TABLE_TRACE_LINKS,
         ),
         row("Latency"),
         timeseries(

@@ -48,26 +48,26 @@ def jaeger_ui(service, tags=None):
     return url
 
 
-FLAG_TRACE_LINKS = [
-    {
-        "title": "Traces of ${__field.labels.namespace}/${__field.labels.flag} (Explore)",
-        "url": explore_traces(
-            "flipt-evaluation",
-            "flipt.namespace=${__field.labels.namespace} flipt.flag=${__field.labels.flag}",
-        ),
-    },
-    {
-        "title": "Traces of ${__field.labels.namespace}/${__field.labels.flag} (Jaeger UI)",
-        "url": jaeger_ui(
-            "flipt-evaluation",
-            {
-                "flipt.namespace": "${__field.labels.namespace}",
-                "flipt.flag": "${__field.labels.flag}",
-            },
-        ),
-        "targetBlank": True,
-    },
-]
+def flag_trace_links(ref="__field.labels"):
+    """Data links from a series (or table row) with `namespace` and `flag`
+    to that flag's evaluation traces. `ref` is how Grafana names the
+    values: series labels in graphs, `__data.fields` in tables."""
+    ns, flag = f"${{{ref}.namespace}}", f"${{{ref}.flag}}"
+    return [
+        {
+            "title": f"Traces of {ns}/{flag} (Explore)",
+            "url": explore_traces("flipt-evaluation", f"flipt.namespace={ns} flipt.flag={flag}"),
+        },
+        {
+            "title": f"Traces of {ns}/{flag} (Jaeger UI)",
+            "url": jaeger_ui("flipt-evaluation", {"flipt.namespace": ns, "flipt.flag": flag}),
+            "targetBlank": True,
+        },
+    ]
+
+
+FLAG_TRACE_LINKS = flag_trace_links()
+TABLE_TRACE_LINKS = flag_trace_links("__data.fields")
 
 
 def dashboard_trace_links(service):
