@@ -17,9 +17,14 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-/// A reporter on the real Segment client pointed at `endpoint`, with short
-/// timeouts and backoff so the test runs in well under a second.
+/// A reporter on the real Segment client pointed at `endpoint`, with a
+/// short backoff. The attempt timeout is generous (a loaded machine must not
+/// turn an answer into a timeout) except where the sink hangs on purpose.
 fn reporter(endpoint: &str) -> Setup {
+    reporter_with_timeout(endpoint, "5s")
+}
+
+fn reporter_with_timeout(endpoint: &str, timeout: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(
         dir.path(),
@@ -27,7 +32,7 @@ fn reporter(endpoint: &str) -> Setup {
         &[
             ("FLIPT_TELEMETRY_SEGMENT_ENDPOINT", endpoint),
             ("FLIPT_TELEMETRY_SEGMENT_WRITE_KEY", "test-key"),
-            ("FLIPT_TELEMETRY_SEGMENT_TIMEOUT", "300ms"),
+            ("FLIPT_TELEMETRY_SEGMENT_TIMEOUT", timeout),
         ],
     );
     let registry = prometheus::Registry::new();
@@ -80,7 +85,7 @@ async fn server_errors_are_retried_three_times_then_counted() {
 #[tokio::test]
 async fn a_hanging_sink_times_out_on_every_attempt() {
     let sink = Sink::start(Answer::Hang).await;
-    let mut setup = reporter(&sink.url());
+    let mut setup = reporter_with_timeout(&sink.url(), "300ms");
     assert_eq!(ping(&mut setup).await, PingResult::Failed);
     assert_eq!(sink.received().len(), 3);
     assert_counts(&setup, 0.0, 1.0, 2.0);
