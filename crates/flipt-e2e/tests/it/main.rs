@@ -5,6 +5,7 @@ mod api;
 mod clients;
 mod dashboards;
 mod deploy;
+mod faults;
 mod fixtures;
 mod metrics;
 mod obs;

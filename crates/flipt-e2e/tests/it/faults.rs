@@ -1,0 +1,302 @@
+//! Faults with real processes: the service binaries (`flipt-cache`,
+//! `flipt-evaluation`) and `redis-server` as children, killed and
+//! restarted while requests keep coming.
+//!
+//! * Redis killed mid-load: not one evaluation fails (the cache service
+//!   answers from its loaded flags), `flipt_cache_error_total{cache="redis"}`
+//!   rises, and Redis is used again once it is back.
+//! * Cache service killed: each evaluation answers Unavailable within 1 s,
+//!   and the evaluation service recovers by itself once the cache is back.
+//! * SIGTERM under load, to either service: the process drains and exits 0,
+//!   and no request gets an error a handler produced or a wrong answer; the
+//!   only errors are transport-level refusals of requests sent while the
+//!   connection was being closed (see [`refused_by_stopping_server`]).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use flipt_e2e::{WAIT, process::ServiceProcess, redis::TestRedis};
+use flipt_proto::evaluation::{
+    EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
+};
+use tonic::{Code, transport::Channel};
+
+use crate::fixtures;
+
+type Client = EvaluationServiceClient<Channel>;
+
+/// Both services on the fixture flags; the cache with `cache_env`.
+async fn start(
+    flags: &std::path::Path,
+    cache_env: Vec<(String, String)>,
+) -> (ServiceProcess, ServiceProcess) {
+    let mut env = cache_env;
+    env.push((
+        "FLIPT_STORAGE_LOCAL_PATH".into(),
+        flags.display().to_string(),
+    ));
+    let cache = ServiceProcess::start("flipt-cache", env)
+        .await
+        .expect("start flipt-cache");
+    let evaluation = ServiceProcess::start(
+        "flipt-evaluation",
+        vec![("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url())],
+    )
+    .await
+    .expect("start flipt-evaluation");
+    (cache, evaluation)
+}
+
+fn request(entity: u64) -> EvaluationRequest {
+    EvaluationRequest {
+        flag_key: "color".into(),
+        entity_id: format!("user-{entity}"),
+        context: [("plan".to_owned(), "pro".to_owned())].into(),
+        ..Default::default()
+    }
+}
+
+/// Reads one sample of the text exposition at `/metrics`.
+async fn scrape(process: &ServiceProcess, series: &str) -> f64 {
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", process.http_url()))
+        .timeout(WAIT)
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics body");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {series} in /metrics"))
+}
+
+/// Outcomes of a closed-loop load.
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    refused: AtomicU64,
+}
+
+/// `workers` clients evaluating in a loop until `stop`; a request counts as
+/// refused (not failed) only when `refused_ok` says the error means it never
+/// reached a serving process.
+fn load(
+    client: Client,
+    workers: u64,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    refused_ok: fn(&tonic::Status) -> bool,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers)
+        .map(|worker| {
+            let mut client = client.clone();
+            let stop = Arc::clone(&stop);
+            let tally = Arc::clone(&tally);
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let call = client.variant(request(worker * 1_000_000 + n));
+                    match tokio::time::timeout(WAIT, call).await {
+                        Ok(Ok(response)) => {
+                            assert_eq!(response.into_inner().variant_key, "red");
+                            tally.ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Err(status)) if refused_ok(&status) => {
+                            tally.refused.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Ok(Err(status)) => {
+                            eprintln!("failed: {status:?}");
+                            tally.failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            eprintln!("failed: no answer within {WAIT:?}");
+                            tally.failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+async fn finish(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        tokio::time::timeout(WAIT, worker)
+            .await
+            .expect("worker stopped")
+            .expect("worker did not panic");
+    }
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn never(_: &tonic::Status) -> bool {
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_restart() {
+    let mut redis = TestRedis::start().await.expect("redis");
+    let dir = tempfile::tempdir().expect("tempdir");
+    fixtures::write(dir.path());
+    // A short TTL, so entries keep being written and read during the load.
+    let mut env = redis.cache_env();
+    env.push(("FLIPT_CACHE_TTL".into(), "200ms".into()));
+    let (cache, evaluation) = start(dir.path(), env).await;
+    let client = Client::connect(evaluation.grpc_url())
+        .await
+        .expect("connect");
+    let hits = r#"flipt_cache_hit_total{cache="redis",type="flag"}"#;
+    let errors = r#"flipt_cache_error_total{cache="redis"}"#;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let workers = load(client, 4, Arc::clone(&stop), Arc::clone(&tally), never);
+    eventually("redis hits under load", || async {
+        scrape(&cache, hits).await >= 10.0
+    })
+    .await;
+    assert_eq!(scrape(&cache, errors).await, 0.0);
+
+    redis.kill().expect("kill redis");
+    let served_before = tally.ok.load(Ordering::Relaxed);
+    eventually("errors counted while redis is down", || async {
+        scrape(&cache, errors).await >= 1.0
+    })
+    .await;
+    eventually("evaluations served while redis is down", || async {
+        tally.ok.load(Ordering::Relaxed) >= served_before + 200
+    })
+    .await;
+
+    redis.restart().await.expect("restart redis");
+    let hits_down = scrape(&cache, hits).await;
+    eventually("redis used again after its restart", || async {
+        scrape(&cache, hits).await > hits_down && redis.key_count().await.unwrap_or(0) > 0
+    })
+    .await;
+    finish(&stop, workers).await;
+
+    assert_eq!(
+        tally.failed.load(Ordering::Relaxed),
+        0,
+        "failed evaluations"
+    );
+    assert!(tally.ok.load(Ordering::Relaxed) > served_before + 200);
+    drop(evaluation);
+    drop(cache);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_service_killed_gives_unavailable_within_a_second_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fixtures::write(dir.path());
+    let (mut cache, evaluation) = start(dir.path(), Vec::new()).await;
+    let mut client = Client::connect(evaluation.grpc_url())
+        .await
+        .expect("connect");
+    client.variant(request(1)).await.expect("served");
+
+    cache.kill().await.expect("kill cache");
+    for entity in 0..5 {
+        let started = std::time::Instant::now();
+        let status = tokio::time::timeout(WAIT, client.variant(request(entity)))
+            .await
+            .expect("answered")
+            .expect_err("cache is down");
+        let took = started.elapsed();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(took < Duration::from_secs(1), "answer took {took:?}");
+    }
+
+    // Same ports, new process: the evaluation service reconnects by itself.
+    cache.restart().await.expect("restart cache");
+    eventually("evaluations to succeed again", || {
+        let mut client = client.clone();
+        async move { client.variant(request(7)).await.is_ok() }
+    })
+    .await;
+    drop(evaluation);
+}
+
+/// After SIGTERM a server refuses new streams (GOAWAY), closes its
+/// connections once the accepted ones are answered, then refuses new
+/// connections. A client racing that sees a transport error (Unavailable,
+/// Cancelled "connection closed", Unknown "transport error"), never a status
+/// a handler produced: those (Internal, a wrong answer) count as failures.
+/// The client cannot tell a request the server had accepted and dropped from
+/// one it never accepted; the server-side drain is what guarantees the first
+/// does not happen, and a clean exit 0 shows the drain finished.
+fn refused_by_stopping_server(status: &tonic::Status) -> bool {
+    match status.code() {
+        Code::Unavailable => true,
+        Code::Cancelled | Code::Unknown => std::error::Error::source(status).is_some(),
+        _ => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_drains_and_exits_cleanly_with_only_transport_refusals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fixtures::write(dir.path());
+    for target in ["flipt-evaluation", "flipt-cache"] {
+        let (mut cache, mut evaluation) = start(dir.path(), Vec::new()).await;
+        let client = Client::connect(evaluation.grpc_url())
+            .await
+            .expect("connect");
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Tally::default());
+        let workers = load(
+            client,
+            8,
+            Arc::clone(&stop),
+            Arc::clone(&tally),
+            refused_by_stopping_server,
+        );
+        eventually("load running", || async {
+            tally.ok.load(Ordering::Relaxed) >= 200
+        })
+        .await;
+
+        let stopped = if target == "flipt-cache" {
+            &mut cache
+        } else {
+            &mut evaluation
+        };
+        stopped.terminate().await.expect("clean exit after SIGTERM");
+        finish(&stop, workers).await;
+
+        assert_eq!(
+            tally.failed.load(Ordering::Relaxed),
+            0,
+            "{target}: requests failed other than by being refused"
+        );
+        assert!(tally.ok.load(Ordering::Relaxed) >= 200);
+        drop(evaluation);
+        drop(cache);
+    }
+}
