@@ -7,6 +7,7 @@ mod dashboards;
 mod deploy;
 mod faults;
 mod fixtures;
+mod limits;
 mod metrics;
 mod obs;
 mod readme;
