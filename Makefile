@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # nextest runs test binaries in parallel; plain `cargo test` when absent.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help build run stack test lint fmt tools bench
+.PHONY: help build run stack test lint fmt tools bench soak
 
 help:
 	@echo "make run    start the services natively on deploy/flags"
@@ -56,6 +56,14 @@ bench:
 	$(CARGO) build --release -p flipt-bench -p flipt-cache -p flipt-evaluation
 	$(CARGO) bench -p flipt-core --bench engine -- --warm-up-time 1 --measurement-time 3
 	$(TARGET_DIR)/release/flipt-bench $(BENCH_ARGS)
+
+# 60 s of mixed gRPC and REST load on the release binaries (redis backend
+# when redis-server is installed); fails on any error or >10 % RSS growth.
+SOAK_SECONDS ?= 60
+soak:
+	@tools/ensure-redis.sh
+	$(CARGO) build --release -p flipt-cache -p flipt-evaluation -p flipt-e2e --bin flipt-cache --bin flipt-evaluation --bin flipt-soak
+	$(TARGET_DIR)/release/flipt-soak --seconds $(SOAK_SECONDS)
 
 lint:
 	$(CARGO) fmt --all -- --check

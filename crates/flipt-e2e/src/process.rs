@@ -70,6 +70,20 @@ impl ServiceProcess {
         self.child.as_ref().and_then(Child::id)
     }
 
+    /// Resident set size now (`VmRSS` from `/proc/<pid>/status`), in KiB.
+    pub fn rss_kib(&self) -> Result<u64> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| anyhow!("{} is not running", self.name))?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .ok_or_else(|| anyhow!("no VmRSS for {}", self.name))
+    }
+
     /// The last lines the process wrote.
     pub fn tail(&self) -> String {
         let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
@@ -174,22 +188,26 @@ impl ServiceProcess {
     }
 }
 
-/// `target/<profile>/<name>`, next to the directory of the test binary
-/// (`target/<profile>/deps`).
+/// `target/<profile>/<name>`: next to the running executable (a binary of
+/// this crate) or one level up (a test binary in `target/<profile>/deps`).
 fn binary_path(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .ok_or_else(|| anyhow!("unexpected test binary location {}", exe.display()))?;
-    let path = profile_dir.join(name);
-    if !path.exists() {
-        bail!(
-            "{} not found: build the services first (cargo build -p {name}; make test does)",
-            path.display()
-        );
+    let mut dir = exe.parent();
+    while let Some(candidate) = dir {
+        let path = candidate.join(name);
+        if path.is_file() {
+            return Ok(path);
+        }
+        if candidate.file_name().is_some_and(|n| n == "deps") {
+            dir = candidate.parent();
+        } else {
+            break;
+        }
     }
-    Ok(path)
+    bail!(
+        "{name} not found next to {}: build the services first (cargo build -p {name}; make test does)",
+        exe.display()
+    )
 }
 
 async fn read_lines(
