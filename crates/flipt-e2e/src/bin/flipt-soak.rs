@@ -10,6 +10,9 @@
 //! non-zero when any request failed or a service's RSS grew by more than
 //! 10 %.
 
+// The report is the program's output.
+#![allow(clippy::print_stdout)]
+
 use std::{
     sync::{
         Arc,
