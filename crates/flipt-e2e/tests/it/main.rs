@@ -12,6 +12,7 @@ mod metrics;
 mod obs;
 mod readme;
 mod redis;
+mod shutdown;
 mod smoke;
 mod traces;
 mod telemetry;
