@@ -1,0 +1,279 @@
+//! The cache service's own configuration keys (`storage.*`, `cache.*`):
+//! each from the file and from its `FLIPT_*` variable, one-line errors for
+//! bad values, and the binary's exit code and error line. The common keys
+//! are covered with the evaluation service's config and in flipt-server.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use flipt_cache::backend::BackendKind;
+use flipt_cache::config::{CacheServiceConfig, StorageType};
+use flipt_server::config::{Config, env_name, known_keys, load_from};
+
+type Cfg = Config<CacheServiceConfig>;
+
+/// One key set to a non-default value, in YAML and in env form.
+struct Case {
+    key: &'static str,
+    yaml: &'static str,
+    env: &'static str,
+    check: fn(&Cfg) -> bool,
+}
+
+const fn case(key: &'static str, value: &'static str, check: fn(&Cfg) -> bool) -> Case {
+    Case {
+        key,
+        yaml: value,
+        env: value,
+        check,
+    }
+}
+
+const CASES: &[Case] = &[
+    case("storage.type", "local", |c| {
+        c.service.storage.storage_type == StorageType::Local
+    }),
+    case("storage.local.path", "/srv/flags", |c| {
+        c.service.storage.local.path.to_str() == Some("/srv/flags")
+    }),
+    case("storage.local.poll_interval", "5s", |c| {
+        c.service.storage.local.poll_interval == Duration::from_secs(5)
+    }),
+    case("cache.backend", "redis", |c| {
+        c.service.cache.backend == BackendKind::Redis
+    }),
+    case("cache.ttl", "5m", |c| {
+        c.service.cache.ttl == Duration::from_secs(300)
+    }),
+    case("cache.memory.max_entries", "500", |c| {
+        c.service.cache.memory.max_entries == 500
+    }),
+    case("cache.redis.host", "redis.internal", |c| {
+        c.service.cache.redis.host == "redis.internal"
+    }),
+    case("cache.redis.port", "6380", |c| {
+        c.service.cache.redis.port == 6380
+    }),
+    case("cache.redis.db", "3", |c| c.service.cache.redis.db == 3),
+    case("cache.redis.username", "flipt", |c| {
+        c.service.cache.redis.username == "flipt"
+    }),
+    case("cache.redis.password", "s3cret", |c| {
+        c.service.cache.redis.password.expose() == "s3cret"
+    }),
+    case("cache.redis.prefix", "ff", |c| {
+        c.service.cache.redis.prefix == "ff"
+    }),
+    case("cache.redis.require_tls", "true", |c| {
+        c.service.cache.redis.require_tls
+    }),
+    Case {
+        key: "cache.redis.insecure_skip_tls",
+        yaml: "true",
+        env: "true",
+        check: |c| c.service.cache.redis.insecure_skip_tls,
+    },
+    case("cache.redis.pool_size", "8", |c| {
+        c.service.cache.redis.pool_size == 8
+    }),
+    case("cache.redis.net_timeout", "250ms", |c| {
+        c.service.cache.redis.net_timeout == Duration::from_millis(250)
+    }),
+];
+
+/// `a.b.c: v` as a YAML document.
+fn yaml_for(key: &str, value: &str) -> String {
+    let mut doc = String::new();
+    let segments: Vec<&str> = key.split('.').collect();
+    for (depth, segment) in segments.iter().enumerate() {
+        doc.push_str(&"  ".repeat(depth));
+        doc.push_str(segment);
+        doc.push(':');
+        if depth + 1 == segments.len() {
+            doc.push(' ');
+            doc.push_str(value);
+        }
+        doc.push('\n');
+    }
+    doc
+}
+
+/// Warnings a case may legitimately produce (a key that only matters in
+/// combination with another).
+fn expected_warnings(key: &str) -> Vec<String> {
+    if key == "cache.redis.insecure_skip_tls" {
+        vec![
+            "cache.redis.insecure_skip_tls is ignored without cache.redis.require_tls: true"
+                .to_owned(),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+#[test]
+fn cases_cover_every_cache_key() {
+    let own: BTreeSet<String> = known_keys::<CacheServiceConfig>()
+        .expect("keys")
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| key.starts_with("storage.") || key.starts_with("cache."))
+        .collect();
+    let covered: BTreeSet<String> = CASES.iter().map(|c| c.key.to_owned()).collect();
+    assert_eq!(own, covered, "add a Case for each new key");
+}
+
+#[test]
+fn every_key_from_the_file() {
+    for case in CASES {
+        let yaml = yaml_for(case.key, case.yaml);
+        let loaded = load_from::<CacheServiceConfig>(Some(&yaml), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}", case.key));
+        assert!(
+            (case.check)(&loaded.config),
+            "{} from file:\n{yaml}",
+            case.key
+        );
+        assert_eq!(loaded.warnings, expected_warnings(case.key), "{}", case.key);
+    }
+}
+
+#[test]
+fn every_key_from_env() {
+    for case in CASES {
+        let var = env_name(case.key);
+        let loaded = load_from::<CacheServiceConfig>(None, &[(&var, case.env)])
+            .unwrap_or_else(|e| panic!("{var}: {e}"));
+        assert!((case.check)(&loaded.config), "{var}={:?}", case.env);
+        assert_eq!(loaded.warnings, expected_warnings(case.key), "{var}");
+    }
+}
+
+#[test]
+fn defaults_are_flipts() {
+    let c = load_from::<CacheServiceConfig>(None, &[])
+        .expect("defaults")
+        .config;
+    assert_eq!((c.server.grpc_port, c.server.http_port), (9001, 8081));
+    assert_eq!(c.service.storage.storage_type, StorageType::Local);
+    assert_eq!(c.service.storage.local.path.to_str(), Some("."));
+    assert_eq!(
+        c.service.storage.local.poll_interval,
+        Duration::from_secs(30)
+    );
+    assert_eq!(c.service.cache.backend, BackendKind::Memory);
+    assert_eq!(c.service.cache.ttl, Duration::from_secs(60));
+    assert_eq!(c.service.cache.redis.port, 6379);
+}
+
+#[test]
+fn bad_values_are_one_line_errors() {
+    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+        (
+            Some("cache:\n  backend: memcached\n"),
+            &[],
+            "invalid value \"memcached\" for cache.backend: expected one of memory, redis",
+        ),
+        (
+            None,
+            &[("FLIPT_CACHE_TTL", "0s")],
+            "invalid value \"0s\" for cache.ttl (FLIPT_CACHE_TTL): expected a duration above zero",
+        ),
+        (
+            None,
+            &[("FLIPT_CACHE_MEMORY_MAX_ENTRIES", "0")],
+            "invalid value \"0\" for cache.memory.max_entries (FLIPT_CACHE_MEMORY_MAX_ENTRIES): \
+             expected a positive number of entries",
+        ),
+        (
+            Some("storage:\n  type: git\n"),
+            &[],
+            "invalid value \"git\" for storage.type: expected one of local",
+        ),
+        (
+            None,
+            &[("FLIPT_STORAGE_LOCAL_POLL_INTERVAL", "often")],
+            "invalid value \"often\" for storage.local.poll_interval \
+             (FLIPT_STORAGE_LOCAL_POLL_INTERVAL): expected a duration such as 30s, 4h or 1m30s",
+        ),
+        (
+            None,
+            &[("FLIPT_CACHE_REDIS_PORT", "70000")],
+            "invalid value \"70000\" for cache.redis.port (FLIPT_CACHE_REDIS_PORT): \
+             expected a port number 0-65535",
+        ),
+        (
+            None,
+            &[("FLIPT_CACHE_REDIS_REQUIRE_TLS", "yes please")],
+            "invalid value \"yes please\" for cache.redis.require_tls \
+             (FLIPT_CACHE_REDIS_REQUIRE_TLS): expected true or false",
+        ),
+    ];
+    for (yaml, env, expected) in cases {
+        let message = match load_from::<CacheServiceConfig>(*yaml, env) {
+            Ok(loaded) => panic!("expected an error, loaded {:?}", loaded.config),
+            Err(err) => err.to_string(),
+        };
+        assert_eq!(&message, expected);
+        assert!(!message.contains('\n'));
+    }
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_flipt-cache");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run flipt-cache")
+}
+
+#[test]
+fn binary_exits_1_with_one_line_naming_key_value_and_allowed() {
+    let output = run(&[], &[("FLIPT_CACHE_BACKEND", "memcached")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "flipt-cache: invalid value \"memcached\" for cache.backend (FLIPT_CACHE_BACKEND): \
+         expected one of memory, redis\n"
+    );
+    let output = run(&[], &[("FLIPT_META_TELEMETRY_ENABLED", "maybe")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "flipt-cache: invalid value \"maybe\" for meta.telemetry_enabled \
+         (FLIPT_META_TELEMETRY_ENABLED): expected true or false\n"
+    );
+}
+
+#[test]
+fn binary_reads_file_then_env() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("cache.yml");
+    std::fs::write(
+        &file,
+        "storage:\n  local:\n    path: /from/file\ncache:\n  ttl: 2m\nmeta:\n  telemetry_enabled: true\n",
+    )
+    .expect("write config");
+    let path = file.to_str().expect("utf-8 path");
+    let output = run(
+        &["--config", path, "--print-config"],
+        &[
+            ("FLIPT_STORAGE_LOCAL_PATH", "/from/env"),
+            ("FLIPT_META_TELEMETRY_ENABLED", "false"),
+            ("FLIPT_TRACING_OTLP_ENDPOINT", "http://collector:4317"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let printed: serde_json::Value =
+        serde_norway::from_slice(&output.stdout).expect("printed config is YAML");
+    assert_eq!(printed["storage"]["local"]["path"], "/from/env");
+    assert_eq!(printed["cache"]["ttl"], "2m");
+    assert_eq!(printed["meta"]["telemetry_enabled"], false);
+    assert_eq!(
+        printed["tracing"]["otlp"]["endpoint"],
+        "http://collector:4317"
+    );
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the cache service crate.
+
+mod config;

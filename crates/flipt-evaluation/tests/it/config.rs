@@ -1,0 +1,282 @@
+//! Every configuration key of the evaluation service (the common keys of
+//! DESIGN.md §3 and `evaluation.limits.*`), each from the file and from its
+//! `FLIPT_*` variable with the service's real config type; one-line errors
+//! for bad values; and the binary's exit code, error line and
+//! `--print-config`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use flipt_evaluation::config::EvaluationServiceConfig;
+use flipt_server::config::{
+    Config, LogEncoding, Propagator, TracingExporter, env_name, known_keys, load_from,
+};
+
+type Cfg = Config<EvaluationServiceConfig>;
+
+/// One key set to a non-default value, in YAML and in env form.
+struct Case {
+    key: &'static str,
+    yaml: &'static str,
+    env: &'static str,
+    check: fn(&Cfg) -> bool,
+}
+
+const fn case(key: &'static str, value: &'static str, check: fn(&Cfg) -> bool) -> Case {
+    Case {
+        key,
+        yaml: value,
+        env: value,
+        check,
+    }
+}
+
+const CASES: &[Case] = &[
+    case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
+    case("server.grpc_port", "19000", |c| c.server.grpc_port == 19000),
+    case("server.http_port", "18080", |c| c.server.http_port == 18080),
+    case("server.shutdown_grace_period", "45s", |c| {
+        c.server.shutdown_grace_period == Duration::from_secs(45)
+    }),
+    case("log.level", "debug", |c| c.log.level == "debug"),
+    case("log.encoding", "json", |c| {
+        c.log.encoding == LogEncoding::Json
+    }),
+    case("metrics.enabled", "false", |c| !c.metrics.enabled),
+    case("tracing.enabled", "true", |c| c.tracing.enabled),
+    case("tracing.exporter", "jaeger", |c| {
+        c.tracing.exporter == TracingExporter::Jaeger
+    }),
+    case("tracing.sampling_ratio", "0.5", |c| {
+        c.tracing.sampling_ratio == 0.5
+    }),
+    Case {
+        key: "tracing.propagators",
+        yaml: "[tracecontext]",
+        env: "tracecontext",
+        check: |c| c.tracing.propagators == [Propagator::TraceContext],
+    },
+    case("tracing.otlp.endpoint", "http://collector:4317", |c| {
+        c.tracing.otlp.endpoint == "http://collector:4317"
+    }),
+    case("tracing.jaeger.host", "jaeger", |c| {
+        c.tracing.jaeger.host == "jaeger"
+    }),
+    case("meta.telemetry_enabled", "false", |c| {
+        !c.meta.telemetry_enabled
+    }),
+    case("meta.state_directory", "/var/lib/flipt", |c| {
+        c.meta.state_directory.to_str() == Some("/var/lib/flipt")
+    }),
+    case("services.cache.address", "http://cache:9001", |c| {
+        c.services.cache.address == "http://cache:9001"
+    }),
+    case("services.cache.timeout", "2s", |c| {
+        c.services.cache.timeout == Duration::from_secs(2)
+    }),
+    case("services.telemetry.address", "http://reporter:9002", |c| {
+        c.services.telemetry.address == "http://reporter:9002"
+    }),
+    case("services.telemetry.timeout", "250ms", |c| {
+        c.services.telemetry.timeout == Duration::from_millis(250)
+    }),
+    case("evaluation.limits.max_request_bytes", "2048", |c| {
+        c.service.evaluation.limits.max_request_bytes == 2048
+    }),
+    case("evaluation.limits.max_batch_size", "10", |c| {
+        c.service.evaluation.limits.max_batch_size == 10
+    }),
+    case("evaluation.limits.max_context_entries", "5", |c| {
+        c.service.evaluation.limits.max_context_entries == 5
+    }),
+    case("evaluation.limits.max_key_bytes", "64", |c| {
+        c.service.evaluation.limits.max_key_bytes == 64
+    }),
+    case("evaluation.limits.max_context_value_bytes", "128", |c| {
+        c.service.evaluation.limits.max_context_value_bytes == 128
+    }),
+];
+
+/// `a.b.c: v` as a YAML document.
+fn yaml_for(key: &str, value: &str) -> String {
+    let mut doc = String::new();
+    let segments: Vec<&str> = key.split('.').collect();
+    for (depth, segment) in segments.iter().enumerate() {
+        doc.push_str(&"  ".repeat(depth));
+        doc.push_str(segment);
+        doc.push(':');
+        if depth + 1 == segments.len() {
+            doc.push(' ');
+            doc.push_str(value);
+        }
+        doc.push('\n');
+    }
+    doc
+}
+
+#[test]
+fn cases_cover_every_key() {
+    let known: BTreeSet<String> = known_keys::<EvaluationServiceConfig>()
+        .expect("keys")
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let mut covered: BTreeSet<String> = CASES.iter().map(|c| c.key.to_owned()).collect();
+    // Map-valued: one variable per entry, tested below.
+    covered.insert("tracing.otlp.headers".to_owned());
+    assert_eq!(known, covered, "add a Case for each new key");
+}
+
+#[test]
+fn every_key_from_the_file() {
+    for case in CASES {
+        let yaml = yaml_for(case.key, case.yaml);
+        let loaded = load_from::<EvaluationServiceConfig>(Some(&yaml), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}", case.key));
+        assert!(
+            (case.check)(&loaded.config),
+            "{} from file:\n{yaml}",
+            case.key
+        );
+        assert!(
+            loaded.warnings.is_empty(),
+            "{}: {:?}",
+            case.key,
+            loaded.warnings
+        );
+    }
+}
+
+#[test]
+fn every_key_from_env() {
+    for case in CASES {
+        let var = env_name(case.key);
+        let loaded = load_from::<EvaluationServiceConfig>(None, &[(&var, case.env)])
+            .unwrap_or_else(|e| panic!("{var}: {e}"));
+        assert!((case.check)(&loaded.config), "{var}={:?}", case.env);
+        assert!(loaded.warnings.is_empty(), "{var}: {:?}", loaded.warnings);
+    }
+}
+
+#[test]
+fn named_variables_reach_their_keys() {
+    let env = [
+        ("FLIPT_META_TELEMETRY_ENABLED", "false"),
+        ("FLIPT_TRACING_OTLP_ENDPOINT", "http://otel:4317"),
+        ("FLIPT_TRACING_OTLP_HEADERS_X_API_KEY", "k1"),
+    ];
+    let c = load_from::<EvaluationServiceConfig>(None, &env)
+        .expect("load")
+        .config;
+    assert!(!c.meta.telemetry_enabled);
+    assert_eq!(c.tracing.otlp.endpoint, "http://otel:4317");
+    assert_eq!(
+        c.tracing.otlp.headers.get("x-api-key").map(String::as_str),
+        Some("k1")
+    );
+    let yaml = "tracing:\n  otlp:\n    headers:\n      authorization: Bearer t\n";
+    let c = load_from::<EvaluationServiceConfig>(Some(yaml), &[])
+        .expect("load")
+        .config;
+    assert_eq!(
+        c.tracing
+            .otlp
+            .headers
+            .get("authorization")
+            .map(String::as_str),
+        Some("Bearer t")
+    );
+}
+
+#[test]
+fn bad_values_are_one_line_errors() {
+    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+        (
+            None,
+            &[("FLIPT_META_TELEMETRY_ENABLED", "maybe")],
+            "invalid value \"maybe\" for meta.telemetry_enabled (FLIPT_META_TELEMETRY_ENABLED): \
+             expected true or false",
+        ),
+        (
+            Some("tracing:\n  sampling_ratio: 2\n"),
+            &[],
+            "invalid value 2 for tracing.sampling_ratio: \
+             sampling ratio should be a number between 0 and 1",
+        ),
+        (
+            None,
+            &[("FLIPT_TRACING_EXPORTER", "zipkin")],
+            "invalid value \"zipkin\" for tracing.exporter (FLIPT_TRACING_EXPORTER): \
+             expected one of otlp, jaeger",
+        ),
+        (
+            None,
+            &[("FLIPT_EVALUATION_LIMITS_MAX_BATCH_SIZE", "0")],
+            "invalid value \"0\" for evaluation.limits.max_batch_size \
+             (FLIPT_EVALUATION_LIMITS_MAX_BATCH_SIZE): expected a positive number",
+        ),
+    ];
+    for (yaml, env, expected) in cases {
+        let message = match load_from::<EvaluationServiceConfig>(*yaml, env) {
+            Ok(loaded) => panic!("expected an error, loaded {:?}", loaded.config),
+            Err(err) => err.to_string(),
+        };
+        assert_eq!(&message, expected);
+        assert!(!message.contains('\n'));
+    }
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_flipt-evaluation");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .expect("run flipt-evaluation")
+}
+
+#[test]
+fn binary_exits_1_with_one_line_naming_key_value_and_allowed() {
+    let output = run(&[], &[("FLIPT_TRACING_SAMPLING_RATIO", "lots")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(
+            "flipt-evaluation: invalid value \"lots\" for tracing.sampling_ratio \
+             (FLIPT_TRACING_SAMPLING_RATIO): "
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn binary_prints_env_over_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("evaluation.yml");
+    std::fs::write(
+        &file,
+        "tracing:\n  enabled: true\n  otlp:\n    endpoint: http://from-file:4317\n\
+         meta:\n  telemetry_enabled: true\n",
+    )
+    .expect("write config");
+    let path = file.to_str().expect("utf-8 path");
+    let output = run(
+        &["--config", path, "--print-config"],
+        &[
+            ("FLIPT_META_TELEMETRY_ENABLED", "false"),
+            ("FLIPT_TRACING_OTLP_ENDPOINT", "http://from-env:4317"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let printed: serde_json::Value =
+        serde_norway::from_slice(&output.stdout).expect("printed config is YAML");
+    assert_eq!(printed["meta"]["telemetry_enabled"], false);
+    assert_eq!(printed["tracing"]["enabled"], true);
+    assert_eq!(
+        printed["tracing"]["otlp"]["endpoint"],
+        "http://from-env:4317"
+    );
+}
