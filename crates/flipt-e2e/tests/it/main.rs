@@ -7,6 +7,7 @@ mod dashboards;
 mod deploy;
 mod faults;
 mod fixtures;
+mod health;
 mod limits;
 mod metrics;
 mod obs;
