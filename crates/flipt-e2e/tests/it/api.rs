@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
+use flipt_cache::metrics::STORAGE_RELOADS_TOTAL;
 use flipt_e2e::{Stack, WAIT};
+use flipt_otel::testing::metric_value;
 use flipt_proto::evaluation::{
     self as pb, BatchEvaluationRequest, EvaluationRequest, data_service_client::DataServiceClient,
     evaluation_service_client::EvaluationServiceClient,
@@ -514,6 +516,14 @@ async fn snapshot_endpoint_serves_etags_304_and_version_gating() {
     stack.stop().await.unwrap();
 }
 
+/// Replaces a file the way deploy tools do (write a sibling, then rename),
+/// so the watcher never sees it half-written.
+fn replace_file(path: &std::path::Path, content: &str) {
+    let staging = path.with_file_name(".staging.tmp");
+    std::fs::write(&staging, content).unwrap();
+    std::fs::rename(&staging, path).unwrap();
+}
+
 /// Polls `check` until it holds, up to [`WAIT`].
 async fn eventually<F, Fut>(what: &str, mut check: F)
 where
@@ -546,8 +556,9 @@ async fn edited_flag_files_are_served_without_restart_and_bad_edits_keep_the_las
         "red"
     );
 
+    let flags_file = dir.path().join("default.features.yml");
     let edited = fixtures::DEFAULT_FLAGS.replace("variant: red", "variant: blue");
-    std::fs::write(dir.path().join("default.features.yml"), edited).unwrap();
+    replace_file(&flags_file, &edited);
     eventually("the edited rule to be served", || {
         let mut client = client.clone();
         async move {
@@ -561,18 +572,26 @@ async fn edited_flag_files_are_served_without_restart_and_bad_edits_keep_the_las
     .await;
 
     // An invalid edit is rejected; the last good state keeps being served.
-    std::fs::write(
-        dir.path().join("default.features.yml"),
-        "flags: [{key: 'bad key!'}]",
-    )
-    .unwrap();
     let snapshot_url = format!(
         "{}/internal/v1/evaluation/snapshot/namespace/default",
         stack.evaluation.http_url()
     );
     let before = reqwest::get(&snapshot_url).await.unwrap().headers()["etag"].clone();
-    // Let the watcher and at least one poll see the broken file.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let failures = || {
+        metric_value(
+            &stack.cache.registry,
+            STORAGE_RELOADS_TOTAL,
+            &[("result", "failure")],
+        )
+        .unwrap_or(0.0)
+    };
+    let failures_before = failures();
+    replace_file(&flags_file, "flags: [{key: 'bad key!'}]");
+    eventually("the broken file to be rejected", || {
+        let rejected = failures() > failures_before;
+        async move { rejected }
+    })
+    .await;
     assert_eq!(
         client
             .clone()
