@@ -16,7 +16,7 @@ use hdrhistogram::Histogram;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{
-    process::rss_kib,
+    process::{cpu_seconds, rss_kib},
     rest::{RestConnection, VARIANT_PATH},
     scenario::{self, Scenario},
 };
@@ -67,14 +67,34 @@ pub struct LoadOutcome {
     pub latency: Histogram<u64>,
     /// The first error seen, for the log.
     pub first_error: Option<String>,
-    /// Peak RSS (KiB) of each watched process during the window.
-    pub peak_rss_kib: Vec<u64>,
+    /// Each watched process during the window, in the order given.
+    pub processes: Vec<ProcessLoad>,
+    /// CPU seconds the load generator itself used in the window.
+    pub client_cpu_s: f64,
+}
+
+/// One watched process during the measured window.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessLoad {
+    /// Peak RSS, KiB.
+    pub peak_rss_kib: u64,
+    /// CPU seconds (user + system) used.
+    pub cpu_s: f64,
 }
 
 impl LoadOutcome {
     /// Successful requests per second in the measured window.
     pub fn rps(&self) -> f64 {
         self.ok as f64 / self.window.as_secs_f64()
+    }
+
+    /// CPU microseconds per successful request of a process's
+    /// `cpu_s` (or of the load generator's).
+    pub fn cpu_us_per_request(&self, cpu_s: f64) -> f64 {
+        if self.ok == 0 {
+            return 0.0;
+        }
+        cpu_s * 1e6 / self.ok as f64
     }
 
     /// Latency quantile in milliseconds.
@@ -148,7 +168,9 @@ pub async fn drive(
     let start = Instant::now();
     let measure_from = start + settings.warmup;
     let end = measure_from + settings.duration;
-    let sampler = tokio::spawn(sample_rss(watch.to_vec(), measure_from, end));
+    let mut pids = watch.to_vec();
+    pids.push(std::process::id());
+    let sampler = tokio::spawn(sample_processes(pids, measure_from, end));
 
     let mut tasks = Vec::with_capacity(settings.concurrency);
     for index in 0..settings.concurrency {
@@ -200,7 +222,8 @@ pub async fn drive(
         window: settings.duration,
         latency: histogram()?,
         first_error: None,
-        peak_rss_kib: Vec::new(),
+        processes: Vec::new(),
+        client_cpu_s: 0.0,
     };
     for task in tasks {
         let tally = task.await.context("load task panicked")?;
@@ -215,7 +238,9 @@ pub async fn drive(
             outcome.first_error = tally.first_error;
         }
     }
-    outcome.peak_rss_kib = sampler.await.context("RSS sampler panicked")?;
+    let mut processes = sampler.await.context("process sampler panicked")?;
+    outcome.client_cpu_s = processes.pop().map_or(0.0, |own| own.cpu_s);
+    outcome.processes = processes;
     Ok(outcome)
 }
 
@@ -270,18 +295,27 @@ async fn rest_call(connection: &mut RestConnection, body: Vec<u8>) -> Result<()>
     Ok(())
 }
 
-/// Peak RSS of each pid between `from` and `until`.
-async fn sample_rss(pids: Vec<u32>, from: Instant, until: Instant) -> Vec<u64> {
-    let mut peaks = vec![0; pids.len()];
-    tokio::time::sleep_until(from.into()).await;
+/// Peak RSS and CPU time of each pid between `from` and `until`. CPU is
+/// read once at each end: `/proc` counts in clock ticks (10 ms), which over
+/// a window of seconds is precise enough.
+async fn sample_processes(pids: Vec<u32>, from: Instant, until: Instant) -> Vec<ProcessLoad> {
+    let mut loads = vec![ProcessLoad::default(); pids.len()];
+    tokio::time::sleep_until(tokio::time::Instant::from_std(from)).await;
+    let cpu_at_start: Vec<f64> = pids
+        .iter()
+        .map(|&pid| cpu_seconds(pid).unwrap_or(0.0))
+        .collect();
     let mut ticks = tokio::time::interval(RSS_INTERVAL);
     while Instant::now() < until {
         ticks.tick().await;
-        for (peak, pid) in peaks.iter_mut().zip(&pids) {
+        for (load, pid) in loads.iter_mut().zip(&pids) {
             if let Ok(rss) = rss_kib(*pid) {
-                *peak = (*peak).max(rss);
+                load.peak_rss_kib = load.peak_rss_kib.max(rss);
             }
         }
     }
-    peaks
+    for ((load, pid), start) in loads.iter_mut().zip(&pids).zip(cpu_at_start) {
+        load.cpu_s = (cpu_seconds(*pid).unwrap_or(start) - start).max(0.0);
+    }
+    loads
 }

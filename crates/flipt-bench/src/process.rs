@@ -195,6 +195,25 @@ pub fn rss_kib(pid: u32) -> Result<u64> {
     parse_vm_rss(&status).ok_or_else(|| anyhow!("no VmRSS in {path}"))
 }
 
+/// CPU time (user + system) a process has used so far, in seconds, from
+/// `/proc/<pid>/stat`.
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let ticks = parse_cpu_ticks(&stat).ok_or_else(|| anyhow!("unexpected {path}"))?;
+    Ok(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// `utime + stime` (fields 14 and 15); the command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 fn parse_vm_rss(status: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -235,6 +254,20 @@ mod tests {
             "Name:\tflipt-cache\nVmPeak:\t  100 kB\nVmRSS:\t    12345 kB\nRssAnon:\t 1 kB\n";
         assert_eq!(parse_vm_rss(status), Some(12345));
         assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn reads_cpu_ticks_after_the_command_name() {
+        let stat = "4242 (tokio rt) (x)) S 1 4242 4242 0 -1 4194560 500 0 0 0 1234 56 0 0 20 0 3 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(1290));
+        assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
+    }
+
+    #[test]
+    fn reads_own_cpu_time() {
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(50) {}
+        assert!(cpu_seconds(std::process::id()).unwrap() > 0.0);
     }
 
     #[test]

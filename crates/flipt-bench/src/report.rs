@@ -120,10 +120,35 @@ pub struct Measured {
     pub errors: u64,
     /// The first failure, if any.
     pub first_error: Option<String>,
+    /// CPU microseconds per successful request, per process: the two
+    /// servers in chain order, then the load generator (`client`).
+    pub cpu_us_per_request: Vec<ProcessCpu>,
 }
 
-impl From<&LoadOutcome> for Measured {
-    fn from(outcome: &LoadOutcome) -> Self {
+/// CPU cost of one process per request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessCpu {
+    /// Process name.
+    pub process: String,
+    /// CPU microseconds (user + system) per successful request.
+    pub us: f64,
+}
+
+impl Measured {
+    /// The figures of `outcome`, whose watched processes are `names`.
+    pub fn new(outcome: &LoadOutcome, names: &[&str]) -> Self {
+        let mut cpu_us_per_request: Vec<ProcessCpu> = names
+            .iter()
+            .zip(&outcome.processes)
+            .map(|(name, load)| ProcessCpu {
+                process: (*name).to_owned(),
+                us: outcome.cpu_us_per_request(load.cpu_s),
+            })
+            .collect();
+        cpu_us_per_request.push(ProcessCpu {
+            process: "client".to_owned(),
+            us: outcome.cpu_us_per_request(outcome.client_cpu_s),
+        });
         Self {
             rps: outcome.rps(),
             p50_ms: outcome.quantile_ms(0.5),
@@ -132,7 +157,16 @@ impl From<&LoadOutcome> for Measured {
             requests: outcome.ok,
             errors: outcome.errors,
             first_error: outcome.first_error.clone(),
+            cpu_us_per_request,
         }
+    }
+
+    fn cpu_columns(&self) -> String {
+        self.cpu_us_per_request
+            .iter()
+            .map(|cpu| format!("{:>7.1}", cpu.us))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -351,6 +385,21 @@ impl Report {
                 b.p50_ms,
                 b.p99_ms,
                 row.ratio
+            );
+        }
+
+        let _ = writeln!(
+            out,
+            "\nCPU us per request: services (evaluation, cache, client) | echo chain (A, B, client)"
+        );
+        for row in &self.results {
+            let _ = writeln!(
+                out,
+                "{:<22} {:<17} {} | {}",
+                row.mode.label(),
+                row.scenario.label(),
+                row.service.cpu_columns(),
+                row.baseline.cpu_columns()
             );
         }
 

@@ -133,8 +133,8 @@ async fn run_modes(
             merge_peaks(&mut service_peaks, &service);
             traced_requests += service.total;
             expected_spans += service.total * scenario.spans_per_request();
-            let service = Measured::from(&service);
-            let baseline = Measured::from(&baseline);
+            let service = Measured::new(&service, &names(&services.processes()));
+            let baseline = Measured::new(&baseline, &names(&chain.processes()));
             let ratio = if baseline.rps > 0.0 {
                 service.rps / baseline.rps
             } else {
@@ -197,12 +197,15 @@ async fn drive_logged(
         .await
         .with_context(|| format!("{} against {what}", scenario.label()))?;
     progress(format_args!(
-        "{:<17} {:<22} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  errors {}{}",
+        "{:<17} {:<22} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  cpu us/req {:.1}+{:.1} (client {:.1})  errors {}{}",
         scenario.label(),
         what,
         outcome.rps(),
         outcome.quantile_ms(0.5),
         outcome.quantile_ms(0.99),
+        outcome.cpu_us_per_request(outcome.processes.first().map_or(0.0, |p| p.cpu_s)),
+        outcome.cpu_us_per_request(outcome.processes.get(1).map_or(0.0, |p| p.cpu_s)),
+        outcome.cpu_us_per_request(outcome.client_cpu_s),
         outcome.errors,
         outcome
             .first_error
@@ -218,9 +221,13 @@ fn idle_rss(processes: &[&Process; 2]) -> Result<[u64; 2]> {
 }
 
 fn merge_peaks(peaks: &mut [u64; 2], outcome: &LoadOutcome) {
-    for (peak, sampled) in peaks.iter_mut().zip(&outcome.peak_rss_kib) {
-        *peak = (*peak).max(*sampled);
+    for (peak, sampled) in peaks.iter_mut().zip(&outcome.processes) {
+        *peak = (*peak).max(sampled.peak_rss_kib);
     }
+}
+
+fn names<'a>(processes: &[&'a Process; 2]) -> [&'a str; 2] {
+    [processes[0].name(), processes[1].name()]
 }
 
 /// Progress goes to stderr; stdout carries only the final table.
