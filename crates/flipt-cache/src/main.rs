@@ -15,7 +15,14 @@ async fn main() -> anyhow::Result<()> {
     let registry = flipt_otel::metrics::service_registry("flipt-cache", VERSION)?;
     let listeners = Listeners::bind(&config.server).await?;
 
-    let result = run(config, listeners, registry, guard.tracing().clone(), shutdown_signal()).await;
+    let result = run(
+        config,
+        listeners,
+        registry,
+        guard.tracing().clone(),
+        shutdown_signal(),
+    )
+    .await;
     if let Err(err) = &result {
         tracing::error!(error = %err, "flipt-cache stopped");
     }

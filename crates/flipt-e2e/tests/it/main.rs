@@ -15,5 +15,5 @@ mod readme;
 mod redis;
 mod shutdown;
 mod smoke;
-mod traces;
 mod telemetry;
+mod traces;
