@@ -166,9 +166,12 @@ fn defaults_are_flipts() {
     assert_eq!(c.service.cache.redis.port, 6379);
 }
 
+/// A config file (if any), env vars, and the expected one-line error.
+type BadValueCase<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_values_are_one_line_errors() {
-    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+    let cases: &[BadValueCase<'_>] = &[
         (
             Some("cache:\n  backend: memcached\n"),
             &[],

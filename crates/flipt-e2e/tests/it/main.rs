@@ -1,6 +1,9 @@
 //! End-to-end tests: the services run in-process on loopback and are driven
 //! over real sockets.
 
+// Setup helpers shared by the tests panic on failure, like the tests do.
+#![allow(clippy::unwrap_used)]
+
 mod api;
 mod clients;
 mod dashboards;

@@ -188,9 +188,12 @@ fn named_variables_reach_their_keys() {
     );
 }
 
+/// A config file (if any), env vars, and the expected one-line error.
+type BadValueCase<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn bad_values_are_one_line_errors() {
-    let cases: &[(Option<&str>, &[(&str, &str)], &str)] = &[
+    let cases: &[BadValueCase<'_>] = &[
         (
             None,
             &[("FLIPT_META_TELEMETRY_ENABLED", "maybe")],
