@@ -97,6 +97,27 @@ impl LoadOutcome {
         cpu_s * 1e6 / self.ok as f64
     }
 
+    /// Adds `other`, a later run against the same processes: counts, CPU
+    /// and windows add up, histograms merge, peaks keep the larger.
+    pub fn merge(&mut self, other: LoadOutcome) -> Result<()> {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.total += other.total;
+        self.window += other.window;
+        self.latency
+            .add(&other.latency)
+            .map_err(|e| anyhow!("merging histograms: {e}"))?;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        for (mine, theirs) in self.processes.iter_mut().zip(&other.processes) {
+            mine.peak_rss_kib = mine.peak_rss_kib.max(theirs.peak_rss_kib);
+            mine.cpu_s += theirs.cpu_s;
+        }
+        self.client_cpu_s += other.client_cpu_s;
+        Ok(())
+    }
+
     /// Latency quantile in milliseconds.
     pub fn quantile_ms(&self, quantile: f64) -> f64 {
         self.latency.value_at_quantile(quantile) as f64 / 1e6
@@ -318,4 +339,41 @@ async fn sample_processes(pids: Vec<u32>, from: Instant, until: Instant) -> Vec<
         load.cpu_s = (cpu_seconds(*pid).unwrap_or(start) - start).max(0.0);
     }
     loads
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(ok: u64, latency_ns: u64, cpu_s: f64, rss: u64) -> LoadOutcome {
+        let mut latency = histogram().unwrap();
+        latency.record(latency_ns).unwrap();
+        LoadOutcome {
+            ok,
+            errors: 1,
+            total: ok + 10,
+            window: Duration::from_secs(5),
+            latency,
+            first_error: None,
+            processes: vec![ProcessLoad {
+                peak_rss_kib: rss,
+                cpu_s,
+            }],
+            client_cpu_s: cpu_s / 2.0,
+        }
+    }
+
+    #[test]
+    fn merged_slices_add_up() {
+        let mut total = outcome(1_000, 1_000_000, 2.0, 10_000);
+        total.merge(outcome(3_000, 3_000_000, 4.0, 12_000)).unwrap();
+        assert_eq!(total.ok, 4_000);
+        assert_eq!(total.errors, 2);
+        assert_eq!(total.total, 4_020);
+        assert_eq!(total.rps(), 400.0);
+        assert_eq!(total.latency.len(), 2);
+        assert_eq!(total.processes[0].peak_rss_kib, 12_000);
+        assert_eq!(total.cpu_us_per_request(total.processes[0].cpu_s), 1_500.0);
+        assert_eq!(total.client_cpu_s, 3.0);
+    }
 }

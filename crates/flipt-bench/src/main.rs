@@ -82,6 +82,10 @@ struct RunArgs {
     /// Measured window of each run.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
+    /// Slices the measured time of each scenario is cut into, alternating
+    /// echo chain and services (each later slice warms up for 1 s at most).
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
     /// Observability modes to run, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::ALL)]
     modes: Vec<Mode>,
@@ -167,6 +171,7 @@ async fn bench(args: RunArgs) -> Result<()> {
             warmup: args.warmup,
             duration: args.duration,
         },
+        rounds: args.rounds.max(1),
         modes: args.modes,
         scenarios: args.scenarios,
         upstream_timeout: args.upstream_timeout,

@@ -99,8 +99,10 @@ pub struct Settings {
     pub rest_connections: usize,
     /// Warm-up per run, seconds.
     pub warmup_s: f64,
-    /// Measured window per run, seconds.
+    /// Measured time per run, seconds.
     pub duration_s: f64,
+    /// Slices each run was cut into, alternating echo chain and services.
+    pub rounds: u32,
 }
 
 /// Throughput and latency of one run.
@@ -350,8 +352,13 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "load: closed loop, {} in flight, gRPC over {} connections, REST over {}; {}s warm-up + {}s measured per run\n",
-            s.concurrency, s.grpc_connections, s.rest_connections, s.warmup_s, s.duration_s
+            "load: closed loop, {} in flight, gRPC over {} connections, REST over {}; per run {}s warm-up + {}s measured, in {} alternating slices\n",
+            s.concurrency,
+            s.grpc_connections,
+            s.rest_connections,
+            s.warmup_s,
+            s.duration_s,
+            s.rounds
         );
 
         let _ = writeln!(

@@ -28,8 +28,11 @@ pub struct RunOptions {
     pub out_dir: PathBuf,
     /// Criterion output of the engine micro-benchmark.
     pub criterion_dir: PathBuf,
-    /// Load shape.
+    /// Load shape; `duration` is the measured time per run in total.
     pub load: LoadSettings,
+    /// Slices each pair of runs is cut into, alternating echo chain and
+    /// services, so slow changes in machine load hit both alike.
+    pub rounds: u32,
     /// Modes to run, in order.
     pub modes: Vec<Mode>,
     /// Scenarios to run, in order.
@@ -48,6 +51,7 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
             rest_connections: options.load.concurrency,
             warmup_s: options.load.warmup.as_secs_f64(),
             duration_s: options.load.duration.as_secs_f64(),
+            rounds: options.rounds,
         },
         results: Vec::new(),
         memory: Vec::new(),
@@ -113,22 +117,7 @@ async fn run_modes(
         let mut traced_requests = 0;
         let mut expected_spans = 0;
         for &scenario in &options.scenarios {
-            let baseline = drive_logged(
-                scenario,
-                "echo chain",
-                chain.target(),
-                options,
-                &chain.processes(),
-            )
-            .await?;
-            let service = drive_logged(
-                scenario,
-                mode.label(),
-                services.target(),
-                options,
-                &services.processes(),
-            )
-            .await?;
+            let (baseline, service) = drive_pair(scenario, mode, options, chain, &services).await?;
             merge_peaks(&mut echo_peaks, &baseline);
             merge_peaks(&mut service_peaks, &service);
             traced_requests += service.total;
@@ -185,17 +174,82 @@ async fn run_modes(
     Ok(())
 }
 
-async fn drive_logged(
+/// Warm-up of every slice after the first: only new connections to settle.
+const RESUME_WARMUP: Duration = Duration::from_secs(1);
+
+/// Runs `scenario` against the echo chain and the services in alternating
+/// slices ([`RunOptions::rounds`]) and returns both merged outcomes.
+async fn drive_pair(
+    scenario: Scenario,
+    mode: Mode,
+    options: &RunOptions,
+    chain: &EchoChain,
+    services: &Services,
+) -> Result<(LoadOutcome, LoadOutcome)> {
+    let rounds = options.rounds.max(1);
+    let mut baseline: Option<LoadOutcome> = None;
+    let mut service: Option<LoadOutcome> = None;
+    for round in 0..rounds {
+        let settings = LoadSettings {
+            warmup: if round == 0 {
+                options.load.warmup
+            } else {
+                options.load.warmup.min(RESUME_WARMUP)
+            },
+            duration: options.load.duration / rounds,
+            ..options.load
+        };
+        let slice = drive(
+            scenario,
+            "echo chain",
+            chain.target(),
+            settings,
+            &chain.processes(),
+        )
+        .await?;
+        accumulate(&mut baseline, slice)?;
+        let slice = drive(
+            scenario,
+            mode.label(),
+            services.target(),
+            settings,
+            &services.processes(),
+        )
+        .await?;
+        accumulate(&mut service, slice)?;
+    }
+    let (Some(baseline), Some(service)) = (baseline, service) else {
+        return Err(anyhow!("no load run"));
+    };
+    log_outcome(scenario, "echo chain", &baseline);
+    log_outcome(scenario, mode.label(), &service);
+    Ok((baseline, service))
+}
+
+fn accumulate(total: &mut Option<LoadOutcome>, slice: LoadOutcome) -> Result<()> {
+    match total {
+        Some(total) => total.merge(slice),
+        None => {
+            *total = Some(slice);
+            Ok(())
+        }
+    }
+}
+
+async fn drive(
     scenario: Scenario,
     what: &str,
     target: load::Target,
-    options: &RunOptions,
+    settings: LoadSettings,
     processes: &[&Process; 2],
 ) -> Result<LoadOutcome> {
     let pids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
-    let outcome = load::drive(scenario, target, options.load, &pids)
+    load::drive(scenario, target, settings, &pids)
         .await
-        .with_context(|| format!("{} against {what}", scenario.label()))?;
+        .with_context(|| format!("{} against {what}", scenario.label()))
+}
+
+fn log_outcome(scenario: Scenario, what: &str, outcome: &LoadOutcome) {
     progress(format_args!(
         "{:<17} {:<22} {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms  cpu us/req {:.1}+{:.1} (client {:.1})  errors {}{}",
         scenario.label(),
@@ -213,7 +267,6 @@ async fn drive_logged(
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     ));
-    Ok(outcome)
 }
 
 fn idle_rss(processes: &[&Process; 2]) -> Result<[u64; 2]> {
