@@ -428,3 +428,53 @@ async fn tracing_disabled_exports_nothing_but_still_propagates() {
     );
     stop(stack).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reload_is_an_error_span_of_the_cache_service() {
+    let receiver = OtlpReceiver::start().await.expect("receiver");
+    let dir = obs::flag_dir();
+    let stack = traced_stack(dir.path(), &receiver, &[]).await;
+    std::fs::write(
+        dir.path().join("default.features.yml"),
+        "namespace: default\nflags:\n  - key: [broken\n",
+    )
+    .expect("write broken flags");
+
+    // The reload runs in the background: wait for it to be counted, then
+    // flush so its span is exported.
+    let failures = [("result", "failure")];
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while flipt_otel::testing::metric_value(
+        &stack.cache.registry,
+        "flipt_storage_reloads_total",
+        &failures,
+    ) != Some(1.0)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no failed reload");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    flush(&stack).await;
+    let spans = receiver
+        .wait_for(WAIT, |spans| {
+            spans
+                .iter()
+                .any(|s| s.attribute("flipt.storage.result") == Some("failure"))
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let failed = spans
+        .iter()
+        .find(|s| s.attribute("flipt.storage.result") == Some("failure"))
+        .expect("failed reload span");
+    assert_eq!(failed.service_name, "flipt-cache");
+    assert_eq!(failed.name, "flipt.storage.reload");
+    assert!(failed.error, "{failed:#?}");
+    assert!(
+        failed
+            .status_message
+            .starts_with("invalid flag files, 1 problem(s): default.features.yml:"),
+        "{failed:#?}"
+    );
+    assert_eq!(failed.attribute("flipt.storage.problems"), Some("1"));
+    stop(stack).await;
+}
