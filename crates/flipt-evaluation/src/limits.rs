@@ -8,6 +8,8 @@
 //! rejection is InvalidArgument (HTTP 400) with a message naming the value,
 //! the limit and the configuration key that sets it.
 
+use std::fmt;
+
 use flipt_proto::evaluation as pb;
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +86,7 @@ impl Limits {
 
     /// Checks a single evaluation request.
     pub fn check_request(&self, request: &pb::EvaluationRequest) -> Result<(), EvaluationError> {
-        self.check_inner("", request)
+        self.check_inner(At::Top, request)
     }
 
     /// Checks a batch and each of its requests.
@@ -99,7 +101,7 @@ impl Limits {
         self.check_key("requestId", &batch.request_id)?;
         self.check_key("reference", &batch.reference)?;
         for (i, request) in batch.requests.iter().enumerate() {
-            self.check_inner(&format!("requests[{i}]."), request)?;
+            self.check_inner(At::Batch(i), request)?;
         }
         Ok(())
     }
@@ -112,7 +114,7 @@ impl Limits {
 
     fn check_inner(
         &self,
-        path: &str,
+        path: At,
         request: &pb::EvaluationRequest,
     ) -> Result<(), EvaluationError> {
         for (field, value) in [
@@ -122,7 +124,7 @@ impl Limits {
             ("requestId", &request.request_id),
             ("reference", &request.reference),
         ] {
-            self.check_key(&format!("{path}{field}"), value)?;
+            self.check_field(path, field, value)?;
         }
         if request.context.len() > self.max_context_entries {
             return Err(exceeded(format!(
@@ -151,14 +153,37 @@ impl Limits {
     }
 
     fn check_key(&self, field: &str, value: &str) -> Result<(), EvaluationError> {
+        self.check_field(At::Top, field, value)
+    }
+
+    fn check_field(&self, path: At, field: &str, value: &str) -> Result<(), EvaluationError> {
         if value.len() > self.max_key_bytes {
             return Err(exceeded(format!(
-                "{field} is {} bytes; the limit is {} ({SECTION}.max_key_bytes)",
+                "{path}{field} is {} bytes; the limit is {} ({SECTION}.max_key_bytes)",
                 value.len(),
                 self.max_key_bytes
             )));
         }
         Ok(())
+    }
+}
+
+/// Where a checked request sits, as the prefix of a field in messages:
+/// nothing at the top level, `requests[i].` inside a batch. Rendered only
+/// when a limit is exceeded, so a request within limits costs no
+/// formatting or allocation (every request passes through here).
+#[derive(Debug, Clone, Copy)]
+enum At {
+    Top,
+    Batch(usize),
+}
+
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            At::Top => Ok(()),
+            At::Batch(index) => write!(f, "requests[{index}]."),
+        }
     }
 }
 
