@@ -141,6 +141,14 @@ async fn snapshot(
 
 /// Parses a protojson request body.
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // Fast path: a body without nulls parses straight into the message,
+    // without building a `serde_json::Value` tree first (most of the cost
+    // of decoding). Whatever it rejects (nulls, duplicate keys, bad JSON)
+    // goes through the original path below, which then decides the result
+    // and the error message exactly as before.
+    if let Ok(message) = serde_json::from_slice(body) {
+        return Ok(message);
+    }
     let mut value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|err| ApiError::invalid(format!("invalid json body: {err}")))?;
     // protojson reads `null` as "field not set"; the generated serde impls
