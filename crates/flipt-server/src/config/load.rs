@@ -12,7 +12,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use figment::Figment;
-use figment::providers::{Format, Serialized, Yaml};
+use figment::providers::Serialized;
 use figment::value::{Dict, Value};
 use serde::Deserialize;
 
@@ -167,7 +167,7 @@ impl Loader {
             path: name.clone(),
             message: message.lines().collect::<Vec<_>>().join(" "),
         };
-        let value: Value = Yaml::from_str(&text).map_err(|e| parse_error(e.to_string()))?;
+        let value: Value = serde_norway::from_str(&text).map_err(|e| parse_error(e.to_string()))?;
         let dict = match value {
             Value::Dict(_, dict) => dict,
             Value::Empty(..) => Dict::new(),
