@@ -18,6 +18,7 @@ use tonic::service::Routes;
 use crate::error::ServeError;
 use crate::health::Health;
 use crate::listeners::Listeners;
+use crate::tally::RequestTally;
 
 type RouterMap = Box<dyn FnOnce(Router) -> Router + Send>;
 
@@ -33,6 +34,7 @@ pub struct Server {
     map_grpc: Vec<RouterMap>,
     map_http: Vec<RouterMap>,
     grace_period: Duration,
+    tally: RequestTally,
 }
 
 impl std::fmt::Debug for Server {
@@ -54,6 +56,7 @@ impl Server {
             map_grpc: Vec::new(),
             map_http: Vec::new(),
             grace_period: DEFAULT_GRACE_PERIOD,
+            tally: RequestTally::default(),
         }
     }
 
@@ -92,6 +95,12 @@ impl Server {
         self
     }
 
+    /// Counts of the service's own requests on both listeners (health,
+    /// reflection and `/metrics` aside), logged at shutdown.
+    pub fn tally(&self) -> RequestTally {
+        self.tally.clone()
+    }
+
     /// Serves until `shutdown` resolves, then marks the process
     /// NOT_SERVING, stops accepting, and waits up to the grace period for
     /// in-flight requests. Returns `Ok` after draining, also when the grace
@@ -112,6 +121,9 @@ impl Server {
         for f in self.map_http {
             http = f(http);
         }
+        let tally = self.tally;
+        let grpc = grpc.layer(tally.layer());
+        let http = http.layer(tally.layer());
 
         let stop = CancellationToken::new();
         let grpc_server = axum::serve(grpc_listener.tap_io(set_nodelay), grpc)
@@ -136,16 +148,37 @@ impl Server {
 
         self.health.begin_shutdown();
         stop.cancel();
-        tracing::info!(grace_period = ?self.grace_period, "draining in-flight requests");
-        match tokio::time::timeout(self.grace_period, &mut servers).await {
+        tracing::info!(
+            grace_period = ?self.grace_period,
+            in_flight = tally.in_flight(),
+            "draining in-flight requests"
+        );
+        let deadline = tokio::time::Instant::now() + self.grace_period;
+        let drained = match tokio::time::timeout_at(deadline, &mut servers).await {
             Ok(result) => {
                 result?;
-                tracing::info!("servers stopped");
+                // Every connection is closed, but a handler whose stream
+                // the caller reset may still be running in its own task
+                // until it notices; wait for those too.
+                tally.settled(deadline).await
             }
-            Err(_) => tracing::warn!(
+            Err(_) => false,
+        };
+        if drained {
+            tracing::info!(
+                accepted = tally.accepted(),
+                answered = tally.answered(),
+                cancelled = tally.cancelled(),
+                "servers stopped"
+            );
+        } else {
+            tracing::warn!(
                 grace_period = ?self.grace_period,
+                abandoned = tally.in_flight(),
+                accepted = tally.accepted(),
+                answered = tally.answered(),
                 "in-flight requests did not finish within the grace period"
-            ),
+            );
         }
         Ok(())
     }
