@@ -159,10 +159,19 @@ impl CacheClient {
                         status.message().to_owned(),
                     ));
                 }
-                // The request never reached a server (connection refused or
-                // reset): retry once, within the same deadline.
-                Code::Unavailable if attempt == 1 && !deadline_passed(deadline) => continue,
+                // The call failed in transport (connection refused or
+                // reset, stream refused by a cache service shutting down):
+                // retry once, within the same deadline.
+                code if (code == Code::Unavailable || from_transport(&status))
+                    && attempt == 1
+                    && !deadline_passed(deadline) =>
+                {
+                    continue;
+                }
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
+                    return Err(self.unavailable(&transport_detail(&status)));
+                }
+                _ if from_transport(&status) => {
                     return Err(self.unavailable(&transport_detail(&status)));
                 }
                 _ => return Err(EvaluationError::Cache(status)),
@@ -182,6 +191,14 @@ fn deadline_passed(deadline: tokio::time::Instant) -> bool {
     tokio::time::Instant::now() >= deadline
 }
 
+/// True for a status the client made from a transport failure rather than
+/// one the cache service sent: tonic keeps the hyper/h2 error as its source.
+/// Such failures can carry any code: a stream refused by the GOAWAY of a
+/// cache service that is shutting down arrives as Internal.
+fn from_transport(status: &Status) -> bool {
+    std::error::Error::source(status).is_some()
+}
+
 /// The most specific description of a transport failure: tonic puts the
 /// cause chain (e.g. "Connection refused") in the status source.
 fn transport_detail(status: &Status) -> String {
@@ -196,4 +213,25 @@ fn transport_detail(status: &Status) -> String {
         source = err.source();
     }
     detail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_made_from_transport_errors_are_told_from_sent_ones() {
+        let refused = Status::from_error(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(from_transport(&refused));
+        assert!(transport_detail(&refused).contains("reset"), "{refused:?}");
+        for sent in [
+            Status::internal("internal error reading flag state"),
+            Status::unavailable("no flags loaded"),
+            Status::not_found("flag not found"),
+        ] {
+            assert!(!from_transport(&sent), "{sent:?}");
+        }
+    }
 }
