@@ -37,6 +37,8 @@ pub struct ServiceProcess {
     /// Bound HTTP address.
     pub http_addr: SocketAddr,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Tasks reading the child's stdout and stderr into `tail`.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -50,6 +52,7 @@ impl ServiceProcess {
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tail: Arc::new(Mutex::new(VecDeque::new())),
+            readers: Vec::new(),
         };
         process.launch().await?;
         Ok(process)
@@ -88,6 +91,16 @@ impl ServiceProcess {
     pub fn tail(&self) -> String {
         let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
         tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// The fields of the last JSON log line whose message is `message`
+    /// (among the last lines kept).
+    pub fn last_event(&self, message: &str) -> Option<serde_json::Value> {
+        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        tail.iter().rev().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+            (value.get("message")?.as_str()? == message).then_some(value)
+        })
     }
 
     /// Sends `signal` (e.g. SIGTERM) without waiting.
@@ -137,6 +150,11 @@ impl ServiceProcess {
             .await
             .with_context(|| format!("{} did not exit within {limit:?}", self.name))??;
         self.child = None;
+        // The pipes are closed now; once the readers reach their end, every
+        // line the process wrote is in the tail.
+        for reader in self.readers.drain(..) {
+            let _ = tokio::time::timeout(limit, reader).await;
+        }
         Ok(status)
     }
 
@@ -161,11 +179,20 @@ impl ServiceProcess {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let (found_tx, mut found_rx) = mpsc::channel(1);
+        self.readers.clear();
         if let Some(stdout) = child.stdout.take() {
-            tokio::spawn(read_lines(stdout, Arc::clone(&self.tail), found_tx.clone()));
+            self.readers.push(tokio::spawn(read_lines(
+                stdout,
+                Arc::clone(&self.tail),
+                found_tx.clone(),
+            )));
         }
         if let Some(stderr) = child.stderr.take() {
-            tokio::spawn(read_lines(stderr, Arc::clone(&self.tail), found_tx));
+            self.readers.push(tokio::spawn(read_lines(
+                stderr,
+                Arc::clone(&self.tail),
+                found_tx,
+            )));
         }
         let found = tokio::select! {
             found = found_rx.recv() => found,
