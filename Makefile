@@ -16,7 +16,7 @@ help:
 	@echo "make test   run every test (installs what the tests need)"
 	@echo "make lint   rustfmt check and clippy with warnings denied"
 	@echo "make build  build every crate and test"
-	@echo "make bench  load benchmark against an echo-chain baseline (about 6 minutes)"
+	@echo "make bench  load benchmark against an echo-chain baseline (about 8 minutes)"
 
 build:
 	$(CARGO) build --workspace --all-targets

@@ -83,8 +83,9 @@ struct RunArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     duration: Duration,
     /// Slices the measured time of each scenario is cut into, alternating
-    /// echo chain and services (each later slice warms up for 1 s at most).
-    #[arg(long, default_value_t = 2)]
+    /// echo chain and services (each later slice warms up for 0.5 s); the
+    /// reported ratio is the median of the per-slice ratios.
+    #[arg(long, default_value_t = 5)]
     rounds: u32,
     /// Observability modes to run, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = Mode::ALL)]

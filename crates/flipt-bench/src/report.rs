@@ -183,8 +183,29 @@ pub struct Row {
     pub service: Measured,
     /// The echo chain, run right before.
     pub baseline: Measured,
-    /// `service.rps / baseline.rps`.
+    /// Median over the slices of the services' req/s divided by the echo
+    /// chain's in the slice just before: the figure the goals use.
     pub ratio: f64,
+    /// `service.rps / baseline.rps` over all slices together.
+    pub overall_ratio: f64,
+    /// The per-slice ratios the median is taken of.
+    pub slice_ratios: Vec<f64>,
+}
+
+impl Row {
+    /// `min-max` of the slice ratios.
+    fn spread(&self) -> String {
+        let min = self
+            .slice_ratios
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min);
+        let max = self.slice_ratios.iter().copied().fold(0.0, f64::max);
+        if self.slice_ratios.is_empty() {
+            return "-".to_owned();
+        }
+        format!("{min:.2}-{max:.2}")
+    }
 }
 
 /// Memory of one process in one mode.
@@ -352,7 +373,7 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "load: closed loop, {} in flight, gRPC over {} connections, REST over {}; per run {}s warm-up + {}s measured, in {} alternating slices\n",
+            "load: closed loop, {} in flight, gRPC over {} connections, REST over {}; per run {}s warm-up + {}s measured, in {} alternating slices; ratio = median of the slice ratios\n",
             s.concurrency,
             s.grpc_connections,
             s.rest_connections,
@@ -363,7 +384,7 @@ impl Report {
 
         let _ = writeln!(
             out,
-            "{:<22} {:<17} {:>8} {:>7} {:>7} {:>8} {:>6} | {:>8} {:>7} {:>7} | {:>5}",
+            "{:<22} {:<17} {:>8} {:>7} {:>7} {:>8} {:>6} | {:>8} {:>7} {:>7} | {:>5} {:>9}",
             "mode",
             "scenario",
             "req/s",
@@ -374,13 +395,14 @@ impl Report {
             "base r/s",
             "b p50",
             "b p99",
-            "ratio"
+            "ratio",
+            "slices"
         );
         for row in &self.results {
             let (sv, b) = (&row.service, &row.baseline);
             let _ = writeln!(
                 out,
-                "{:<22} {:<17} {:>8.0} {:>7.3} {:>7.3} {:>8.3} {:>6} | {:>8.0} {:>7.3} {:>7.3} | {:>5.2}",
+                "{:<22} {:<17} {:>8.0} {:>7.3} {:>7.3} {:>8.3} {:>6} | {:>8.0} {:>7.3} {:>7.3} | {:>5.2} {:>9}",
                 row.mode.label(),
                 row.scenario.label(),
                 sv.rps,
@@ -391,7 +413,8 @@ impl Report {
                 b.rps,
                 b.p50_ms,
                 b.p99_ms,
-                row.ratio
+                row.ratio,
+                row.spread()
             );
         }
 

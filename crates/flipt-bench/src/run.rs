@@ -117,14 +117,15 @@ async fn run_modes(
         let mut traced_requests = 0;
         let mut expected_spans = 0;
         for &scenario in &options.scenarios {
-            let (baseline, service) = drive_pair(scenario, mode, options, chain, &services).await?;
+            let pair = drive_pair(scenario, mode, options, chain, &services).await?;
+            let (baseline, service) = (pair.baseline, pair.service);
             merge_peaks(&mut echo_peaks, &baseline);
             merge_peaks(&mut service_peaks, &service);
             traced_requests += service.total;
             expected_spans += service.total * scenario.spans_per_request();
             let service = Measured::new(&service, &names(&services.processes()));
             let baseline = Measured::new(&baseline, &names(&chain.processes()));
-            let ratio = if baseline.rps > 0.0 {
+            let overall_ratio = if baseline.rps > 0.0 {
                 service.rps / baseline.rps
             } else {
                 0.0
@@ -134,7 +135,9 @@ async fn run_modes(
                 scenario,
                 service,
                 baseline,
-                ratio,
+                ratio: median(&pair.slice_ratios),
+                overall_ratio,
+                slice_ratios: pair.slice_ratios,
             });
         }
 
@@ -175,20 +178,32 @@ async fn run_modes(
 }
 
 /// Warm-up of every slice after the first: only new connections to settle.
-const RESUME_WARMUP: Duration = Duration::from_secs(1);
+const RESUME_WARMUP: Duration = Duration::from_millis(500);
+
+/// Both chains under one scenario.
+struct Pair {
+    /// The echo chain, all slices merged.
+    baseline: LoadOutcome,
+    /// The services, all slices merged.
+    service: LoadOutcome,
+    /// Per round: services' req/s over the echo chain's in the slice just
+    /// before.
+    slice_ratios: Vec<f64>,
+}
 
 /// Runs `scenario` against the echo chain and the services in alternating
-/// slices ([`RunOptions::rounds`]) and returns both merged outcomes.
+/// slices ([`RunOptions::rounds`]).
 async fn drive_pair(
     scenario: Scenario,
     mode: Mode,
     options: &RunOptions,
     chain: &EchoChain,
     services: &Services,
-) -> Result<(LoadOutcome, LoadOutcome)> {
+) -> Result<Pair> {
     let rounds = options.rounds.max(1);
     let mut baseline: Option<LoadOutcome> = None;
     let mut service: Option<LoadOutcome> = None;
+    let mut slice_ratios = Vec::with_capacity(rounds as usize);
     for round in 0..rounds {
         let settings = LoadSettings {
             warmup: if round == 0 {
@@ -207,6 +222,7 @@ async fn drive_pair(
             &chain.processes(),
         )
         .await?;
+        let baseline_rps = slice.rps();
         accumulate(&mut baseline, slice)?;
         let slice = drive(
             scenario,
@@ -216,6 +232,9 @@ async fn drive_pair(
             &services.processes(),
         )
         .await?;
+        if baseline_rps > 0.0 {
+            slice_ratios.push(slice.rps() / baseline_rps);
+        }
         accumulate(&mut service, slice)?;
     }
     let (Some(baseline), Some(service)) = (baseline, service) else {
@@ -223,7 +242,23 @@ async fn drive_pair(
     };
     log_outcome(scenario, "echo chain", &baseline);
     log_outcome(scenario, mode.label(), &service);
-    Ok((baseline, service))
+    Ok(Pair {
+        baseline,
+        service,
+        slice_ratios,
+    })
+}
+
+/// Median of `values` (0 when empty): the ratio reported per scenario, so
+/// one slice hit by a burst of outside load does not decide it.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
 }
 
 fn accumulate(total: &mut Option<LoadOutcome>, slice: LoadOutcome) -> Result<()> {
@@ -286,4 +321,16 @@ fn names<'a>(processes: &[&'a Process; 2]) -> [&'a str; 2] {
 /// Progress goes to stderr; stdout carries only the final table.
 fn progress(message: std::fmt::Arguments<'_>) {
     eprintln!("[flipt-bench] {message}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[0.9, 0.2, 0.8]), 0.8);
+        assert_eq!(median(&[0.9, 0.2, 0.8, 0.6]), 0.7);
+    }
 }
