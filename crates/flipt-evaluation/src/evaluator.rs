@@ -69,27 +69,7 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
-        self.limits.check_request(&request)?;
-        let started = Instant::now();
-        let (namespace, flag) = self
-            .fetch_flag(
-                &request.namespace_key,
-                &request.flag_key,
-                &request.reference,
-            )
-            .await?;
-        let result = evaluate_boolean(&flag, &request.entity_id, &request.context)
-            .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
-        let request_id = request_id_or_new(request.request_id);
-        let evaluated = Evaluated::boolean(&namespace, &flag.key, &request.entity_id, &result);
-        self.observe(&evaluated, started.elapsed());
-        evaluated.annotate_current_span(&request_id);
-        let mut response = boolean_response(flag.key, result);
-        let stamp = Stamp::finish(started);
-        response.request_id = request_id;
-        response.timestamp = Some(stamp.timestamp);
-        response.request_duration_millis = stamp.duration_millis;
-        Ok(response)
+        self.single(request).await
     }
 
     /// `EvaluationService/Variant`.
@@ -97,6 +77,15 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
+        self.single(request).await
+    }
+
+    /// One flag of the type `R` answers for: fetch, evaluate, observe, and
+    /// stamp the response.
+    async fn single<R: Single>(
+        &self,
+        request: pb::EvaluationRequest,
+    ) -> Result<R, EvaluationError> {
         self.limits.check_request(&request)?;
         let started = Instant::now();
         let (namespace, flag) = self
@@ -106,17 +95,14 @@ impl Evaluator {
                 &request.reference,
             )
             .await?;
-        let result = evaluate_variant(&flag, &request.entity_id, &request.context)
+        let result = R::evaluate(&flag, &request.entity_id, &request.context)
             .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
         let request_id = request_id_or_new(request.request_id);
-        let evaluated = Evaluated::variant(&namespace, &flag.key, &request.entity_id, &result);
+        let evaluated = R::evaluated(&namespace, &flag.key, &request.entity_id, &result);
         self.observe(&evaluated, started.elapsed());
         evaluated.annotate_current_span(&request_id);
-        let mut response = variant_response(flag.key, result);
-        let stamp = Stamp::finish(started);
-        response.request_id = request_id;
-        response.timestamp = Some(stamp.timestamp);
-        response.request_duration_millis = stamp.duration_millis;
+        let mut response = R::response(flag.key, result);
+        response.stamp(request_id, Stamp::finish(started));
         Ok(response)
     }
 
@@ -309,6 +295,81 @@ fn request_id_or_new(request_id: String) -> String {
         request_id
     }
 }
+
+/// What differs between a Boolean and a Variant call: the engine function,
+/// how its result is observed, and the response message.
+trait Single: Sized {
+    type Result;
+
+    fn evaluate(
+        flag: &Flag,
+        entity_id: &str,
+        context: &Context,
+    ) -> Result<Self::Result, flipt_core::EvaluationError>;
+
+    fn evaluated<'a>(
+        namespace: &'a str,
+        flag: &'a str,
+        entity_id: &'a str,
+        result: &'a Self::Result,
+    ) -> Evaluated<'a>;
+
+    fn response(flag_key: String, result: Self::Result) -> Self;
+
+    fn stamp(&mut self, request_id: String, stamp: Stamp);
+}
+
+/// Implements [`Single`] for a response message from its engine function,
+/// its [`Evaluated`] constructor and its response builder.
+macro_rules! single {
+    ($response:ty, $result:ty, $evaluate:path, $evaluated:path, $build:path) => {
+        impl Single for $response {
+            type Result = $result;
+
+            fn evaluate(
+                flag: &Flag,
+                entity_id: &str,
+                context: &Context,
+            ) -> Result<Self::Result, flipt_core::EvaluationError> {
+                $evaluate(flag, entity_id, context)
+            }
+
+            fn evaluated<'a>(
+                namespace: &'a str,
+                flag: &'a str,
+                entity_id: &'a str,
+                result: &'a Self::Result,
+            ) -> Evaluated<'a> {
+                $evaluated(namespace, flag, entity_id, result)
+            }
+
+            fn response(flag_key: String, result: Self::Result) -> Self {
+                $build(flag_key, result)
+            }
+
+            fn stamp(&mut self, request_id: String, stamp: Stamp) {
+                self.request_id = request_id;
+                self.timestamp = Some(stamp.timestamp);
+                self.request_duration_millis = stamp.duration_millis;
+            }
+        }
+    };
+}
+
+single!(
+    pb::BooleanEvaluationResponse,
+    flipt_core::BooleanEvaluation,
+    evaluate_boolean,
+    Evaluated::boolean,
+    boolean_response
+);
+single!(
+    pb::VariantEvaluationResponse,
+    flipt_core::VariantEvaluation,
+    evaluate_variant,
+    Evaluated::variant,
+    variant_response
+);
 
 /// End time and duration of a request.
 struct Stamp {
