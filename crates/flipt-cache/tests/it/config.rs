@@ -3,31 +3,16 @@
 //! bad values, and the binary's exit code and error line. The common keys
 //! are covered with the evaluation service's config and in flipt-server.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use flipt_cache::backend::BackendKind;
 use flipt_cache::config::{CacheServiceConfig, StorageType};
-use flipt_server::config::{Config, env_name, known_keys, load_from};
+use flipt_server::config::load_from;
+use flipt_server::config::testing::{
+    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered,
+};
 
-type Cfg = Config<CacheServiceConfig>;
-
-/// One key set to a non-default value, in YAML and in env form.
-struct Case {
-    key: &'static str,
-    yaml: &'static str,
-    env: &'static str,
-    check: fn(&Cfg) -> bool,
-}
-
-const fn case(key: &'static str, value: &'static str, check: fn(&Cfg) -> bool) -> Case {
-    Case {
-        key,
-        yaml: value,
-        env: value,
-        check,
-    }
-}
+type Case = KeyCase<CacheServiceConfig>;
 
 const CASES: &[Case] = &[
     case("storage.type", "local", |c| {
@@ -81,23 +66,6 @@ const CASES: &[Case] = &[
     }),
 ];
 
-/// `a.b.c: v` as a YAML document.
-fn yaml_for(key: &str, value: &str) -> String {
-    let mut doc = String::new();
-    let segments: Vec<&str> = key.split('.').collect();
-    for (depth, segment) in segments.iter().enumerate() {
-        doc.push_str(&"  ".repeat(depth));
-        doc.push_str(segment);
-        doc.push(':');
-        if depth + 1 == segments.len() {
-            doc.push(' ');
-            doc.push_str(value);
-        }
-        doc.push('\n');
-    }
-    doc
-}
-
 /// Warnings a case may legitimately produce (a key that only matters in
 /// combination with another).
 fn expected_warnings(key: &str) -> Vec<String> {
@@ -113,40 +81,20 @@ fn expected_warnings(key: &str) -> Vec<String> {
 
 #[test]
 fn cases_cover_every_cache_key() {
-    let own: BTreeSet<String> = known_keys::<CacheServiceConfig>()
-        .expect("keys")
-        .into_iter()
-        .map(|(key, _)| key)
-        .filter(|key| key.starts_with("storage.") || key.starts_with("cache."))
-        .collect();
-    let covered: BTreeSet<String> = CASES.iter().map(|c| c.key.to_owned()).collect();
+    let (own, covered) = keys_and_covered(CASES, |key| {
+        key.starts_with("storage.") || key.starts_with("cache.")
+    });
     assert_eq!(own, covered, "add a Case for each new key");
 }
 
 #[test]
 fn every_key_from_the_file() {
-    for case in CASES {
-        let yaml = yaml_for(case.key, case.yaml);
-        let loaded = load_from::<CacheServiceConfig>(Some(&yaml), &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", case.key));
-        assert!(
-            (case.check)(&loaded.config),
-            "{} from file:\n{yaml}",
-            case.key
-        );
-        assert_eq!(loaded.warnings, expected_warnings(case.key), "{}", case.key);
-    }
+    assert_each_from_file(CASES, expected_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    for case in CASES {
-        let var = env_name(case.key);
-        let loaded = load_from::<CacheServiceConfig>(None, &[(&var, case.env)])
-            .unwrap_or_else(|e| panic!("{var}: {e}"));
-        assert!((case.check)(&loaded.config), "{var}={:?}", case.env);
-        assert_eq!(loaded.warnings, expected_warnings(case.key), "{var}");
-    }
+    assert_each_from_env(CASES, expected_warnings);
 }
 
 #[test]

@@ -4,32 +4,15 @@
 //! for bad values; and the binary's exit code, error line and
 //! `--print-config`.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use flipt_evaluation::config::EvaluationServiceConfig;
-use flipt_server::config::{
-    Config, LogEncoding, Propagator, TracingExporter, env_name, known_keys, load_from,
+use flipt_server::config::testing::{
+    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered, no_warnings,
 };
+use flipt_server::config::{LogEncoding, Propagator, TracingExporter, load_from};
 
-type Cfg = Config<EvaluationServiceConfig>;
-
-/// One key set to a non-default value, in YAML and in env form.
-struct Case {
-    key: &'static str,
-    yaml: &'static str,
-    env: &'static str,
-    check: fn(&Cfg) -> bool,
-}
-
-const fn case(key: &'static str, value: &'static str, check: fn(&Cfg) -> bool) -> Case {
-    Case {
-        key,
-        yaml: value,
-        env: value,
-        check,
-    }
-}
+type Case = KeyCase<EvaluationServiceConfig>;
 
 const CASES: &[Case] = &[
     case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
@@ -97,31 +80,9 @@ const CASES: &[Case] = &[
     }),
 ];
 
-/// `a.b.c: v` as a YAML document.
-fn yaml_for(key: &str, value: &str) -> String {
-    let mut doc = String::new();
-    let segments: Vec<&str> = key.split('.').collect();
-    for (depth, segment) in segments.iter().enumerate() {
-        doc.push_str(&"  ".repeat(depth));
-        doc.push_str(segment);
-        doc.push(':');
-        if depth + 1 == segments.len() {
-            doc.push(' ');
-            doc.push_str(value);
-        }
-        doc.push('\n');
-    }
-    doc
-}
-
 #[test]
 fn cases_cover_every_key() {
-    let known: BTreeSet<String> = known_keys::<EvaluationServiceConfig>()
-        .expect("keys")
-        .into_iter()
-        .map(|(key, _)| key)
-        .collect();
-    let mut covered: BTreeSet<String> = CASES.iter().map(|c| c.key.to_owned()).collect();
+    let (known, mut covered) = keys_and_covered(CASES, |_| true);
     // Map-valued: one variable per entry, tested below.
     covered.insert("tracing.otlp.headers".to_owned());
     assert_eq!(known, covered, "add a Case for each new key");
@@ -129,33 +90,12 @@ fn cases_cover_every_key() {
 
 #[test]
 fn every_key_from_the_file() {
-    for case in CASES {
-        let yaml = yaml_for(case.key, case.yaml);
-        let loaded = load_from::<EvaluationServiceConfig>(Some(&yaml), &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", case.key));
-        assert!(
-            (case.check)(&loaded.config),
-            "{} from file:\n{yaml}",
-            case.key
-        );
-        assert!(
-            loaded.warnings.is_empty(),
-            "{}: {:?}",
-            case.key,
-            loaded.warnings
-        );
-    }
+    assert_each_from_file(CASES, no_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    for case in CASES {
-        let var = env_name(case.key);
-        let loaded = load_from::<EvaluationServiceConfig>(None, &[(&var, case.env)])
-            .unwrap_or_else(|e| panic!("{var}: {e}"));
-        assert!((case.check)(&loaded.config), "{var}={:?}", case.env);
-        assert!(loaded.warnings.is_empty(), "{var}: {:?}", loaded.warnings);
-    }
+    assert_each_from_env(CASES, no_warnings);
 }
 
 #[test]

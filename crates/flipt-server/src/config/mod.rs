@@ -30,6 +30,8 @@ mod load;
 pub mod port;
 mod print;
 mod secret;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 

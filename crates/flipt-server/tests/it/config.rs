@@ -2,34 +2,16 @@
 //! precedence, map and list values, warnings and exact error lines, and
 //! `--print-config` masking.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use flipt_server::config::{
-    self, Config, LogEncoding, MASK, Propagator, TracingExporter, known_keys, load_from, to_yaml,
+use flipt_server::config::testing::{
+    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered, no_warnings,
 };
+use flipt_server::config::{LogEncoding, MASK, Propagator, TracingExporter, load_from, to_yaml};
 
 use crate::support::{Backend, CacheSections};
 
-type Cfg = Config<CacheSections>;
-
-/// One key set to a non-default value, as YAML and as an env string, and a
-/// check that it arrived.
-struct Case {
-    key: &'static str,
-    yaml: &'static str,
-    env: &'static str,
-    check: fn(&Cfg) -> bool,
-}
-
-const fn case(key: &'static str, value: &'static str, check: fn(&Cfg) -> bool) -> Case {
-    Case {
-        key,
-        yaml: value,
-        env: value,
-        check,
-    }
-}
+type Case = KeyCase<CacheSections>;
 
 const COMMON: &[Case] = &[
     case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
@@ -107,23 +89,6 @@ const SERVICE: &[Case] = &[
     }),
 ];
 
-/// `a.b.c` = v as a YAML document.
-fn yaml_for(key: &str, value: &str) -> String {
-    let mut doc = String::new();
-    let segments: Vec<&str> = key.split('.').collect();
-    for (depth, segment) in segments.iter().enumerate() {
-        doc.push_str(&"  ".repeat(depth));
-        doc.push_str(segment);
-        doc.push(':');
-        if depth + 1 == segments.len() {
-            doc.push(' ');
-            doc.push_str(value);
-        }
-        doc.push('\n');
-    }
-    doc
-}
-
 #[test]
 fn defaults() {
     let loaded = load_from::<CacheSections>(None, &[]).unwrap();
@@ -153,13 +118,9 @@ fn defaults() {
 
 #[test]
 fn cases_cover_every_common_key() {
-    let common: BTreeSet<String> = known_keys::<CacheSections>()
-        .unwrap()
-        .into_iter()
-        .map(|(key, _)| key)
-        .filter(|key| !key.starts_with("storage.") && !key.starts_with("cache."))
-        .collect();
-    let mut covered: BTreeSet<String> = COMMON.iter().map(|c| c.key.to_owned()).collect();
+    let (common, mut covered) = keys_and_covered(COMMON, |key| {
+        !key.starts_with("storage.") && !key.starts_with("cache.")
+    });
     // Map-valued; has its own tests below.
     covered.insert("tracing.otlp.headers".to_owned());
     assert_eq!(common, covered, "add a Case for each new key");
@@ -167,33 +128,14 @@ fn cases_cover_every_common_key() {
 
 #[test]
 fn every_key_from_the_file() {
-    for case in COMMON.iter().chain(SERVICE) {
-        let yaml = yaml_for(case.key, case.yaml);
-        let loaded = load_from::<CacheSections>(Some(&yaml), &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", case.key));
-        assert!(
-            (case.check)(&loaded.config),
-            "{} from file:\n{yaml}",
-            case.key
-        );
-        assert!(
-            loaded.warnings.is_empty(),
-            "{}: {:?}",
-            case.key,
-            loaded.warnings
-        );
-    }
+    assert_each_from_file(COMMON, no_warnings);
+    assert_each_from_file(SERVICE, no_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    for case in COMMON.iter().chain(SERVICE) {
-        let var = config::env_name(case.key);
-        let loaded = load_from::<CacheSections>(None, &[(&var, case.env)])
-            .unwrap_or_else(|e| panic!("{var}: {e}"));
-        assert!((case.check)(&loaded.config), "{var}={:?}", case.env);
-        assert!(loaded.warnings.is_empty(), "{var}: {:?}", loaded.warnings);
-    }
+    assert_each_from_env(COMMON, no_warnings);
+    assert_each_from_env(SERVICE, no_warnings);
 }
 
 #[test]
