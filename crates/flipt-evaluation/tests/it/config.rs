@@ -4,65 +4,17 @@
 //! for bad values; and the binary's exit code, error line and
 //! `--print-config`.
 
-use std::time::Duration;
-
 use flipt_evaluation::config::EvaluationServiceConfig;
+use flipt_server::config::load_from;
 use flipt_server::config::testing::{
-    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered, no_warnings,
+    KeyCase, assert_each_from_env, assert_each_from_file, case, common_cases, keys_and_covered,
+    no_warnings,
 };
-use flipt_server::config::{LogEncoding, Propagator, TracingExporter, load_from};
 
 type Case = KeyCase<EvaluationServiceConfig>;
 
-const CASES: &[Case] = &[
-    case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
-    case("server.grpc_port", "19000", |c| c.server.grpc_port == 19000),
-    case("server.http_port", "18080", |c| c.server.http_port == 18080),
-    case("server.shutdown_grace_period", "45s", |c| {
-        c.server.shutdown_grace_period == Duration::from_secs(45)
-    }),
-    case("log.level", "debug", |c| c.log.level == "debug"),
-    case("log.encoding", "json", |c| {
-        c.log.encoding == LogEncoding::Json
-    }),
-    case("metrics.enabled", "false", |c| !c.metrics.enabled),
-    case("tracing.enabled", "true", |c| c.tracing.enabled),
-    case("tracing.exporter", "jaeger", |c| {
-        c.tracing.exporter == TracingExporter::Jaeger
-    }),
-    case("tracing.sampling_ratio", "0.5", |c| {
-        c.tracing.sampling_ratio == 0.5
-    }),
-    Case {
-        key: "tracing.propagators",
-        yaml: "[tracecontext]",
-        env: "tracecontext",
-        check: |c| c.tracing.propagators == [Propagator::TraceContext],
-    },
-    case("tracing.otlp.endpoint", "http://collector:4317", |c| {
-        c.tracing.otlp.endpoint == "http://collector:4317"
-    }),
-    case("tracing.jaeger.host", "jaeger", |c| {
-        c.tracing.jaeger.host == "jaeger"
-    }),
-    case("meta.telemetry_enabled", "false", |c| {
-        !c.meta.telemetry_enabled
-    }),
-    case("meta.state_directory", "/var/lib/flipt", |c| {
-        c.meta.state_directory.to_str() == Some("/var/lib/flipt")
-    }),
-    case("services.cache.address", "http://cache:9001", |c| {
-        c.services.cache.address == "http://cache:9001"
-    }),
-    case("services.cache.timeout", "2s", |c| {
-        c.services.cache.timeout == Duration::from_secs(2)
-    }),
-    case("services.telemetry.address", "http://reporter:9002", |c| {
-        c.services.telemetry.address == "http://reporter:9002"
-    }),
-    case("services.telemetry.timeout", "250ms", |c| {
-        c.services.telemetry.timeout == Duration::from_millis(250)
-    }),
+/// The service's own keys; the common ones come from [`common_cases`].
+const LIMITS: &[Case] = &[
     case("evaluation.limits.max_request_bytes", "2048", |c| {
         c.service.evaluation.limits.max_request_bytes == 2048
     }),
@@ -80,9 +32,16 @@ const CASES: &[Case] = &[
     }),
 ];
 
+/// Every key's case: the common ones and the service's own.
+fn cases() -> Vec<Case> {
+    let mut cases = common_cases();
+    cases.extend(LIMITS.iter().map(|c| Case { ..*c }));
+    cases
+}
+
 #[test]
 fn cases_cover_every_key() {
-    let (known, mut covered) = keys_and_covered(CASES, |_| true);
+    let (known, mut covered) = keys_and_covered(&cases(), |_| true);
     // Map-valued: one variable per entry, tested below.
     covered.insert("tracing.otlp.headers".to_owned());
     assert_eq!(known, covered, "add a Case for each new key");
@@ -90,12 +49,12 @@ fn cases_cover_every_key() {
 
 #[test]
 fn every_key_from_the_file() {
-    assert_each_from_file(CASES, no_warnings);
+    assert_each_from_file(&cases(), no_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    assert_each_from_env(CASES, no_warnings);
+    assert_each_from_env(&cases(), no_warnings);
 }
 
 #[test]

@@ -3,8 +3,12 @@
 //! config file and once from its `FLIPT_*` variable.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use super::{Config, ServiceConfig, env_name, known_keys, load_from};
+use super::{
+    Config, LogEncoding, Propagator, ServiceConfig, TracingExporter, env_name, known_keys,
+    load_from,
+};
 
 /// One key set to a non-default value, as YAML and as an env string, and a
 /// check that it arrived.
@@ -31,6 +35,62 @@ pub const fn case<S>(
         env: value,
         check,
     }
+}
+
+/// A case for every key all services share (`server.*`, `log.*`,
+/// `metrics.*`, `tracing.*` but the `tracing.otlp.headers` map, `meta.*`,
+/// `services.*`), checked on any service's config type.
+pub fn common_cases<S: ServiceConfig>() -> Vec<KeyCase<S>> {
+    vec![
+        case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
+        case("server.grpc_port", "19000", |c| c.server.grpc_port == 19000),
+        case("server.http_port", "18080", |c| c.server.http_port == 18080),
+        case("server.shutdown_grace_period", "1m30s", |c| {
+            c.server.shutdown_grace_period == Duration::from_secs(90)
+        }),
+        case("log.level", "debug", |c| c.log.level == "debug"),
+        case("log.encoding", "json", |c| {
+            c.log.encoding == LogEncoding::Json
+        }),
+        case("metrics.enabled", "false", |c| !c.metrics.enabled),
+        case("tracing.enabled", "true", |c| c.tracing.enabled),
+        case("tracing.exporter", "jaeger", |c| {
+            c.tracing.exporter == TracingExporter::Jaeger
+        }),
+        case("tracing.sampling_ratio", "0.25", |c| {
+            c.tracing.sampling_ratio == 0.25
+        }),
+        KeyCase {
+            key: "tracing.propagators",
+            yaml: "[baggage]",
+            env: "baggage",
+            check: |c| c.tracing.propagators == [Propagator::Baggage],
+        },
+        case("tracing.otlp.endpoint", "http://collector:4317", |c| {
+            c.tracing.otlp.endpoint == "http://collector:4317"
+        }),
+        case("tracing.jaeger.host", "jaeger", |c| {
+            c.tracing.jaeger.host == "jaeger"
+        }),
+        case("meta.telemetry_enabled", "false", |c| {
+            !c.meta.telemetry_enabled
+        }),
+        case("meta.state_directory", "/var/lib/flipt", |c| {
+            c.meta.state_directory.to_str() == Some("/var/lib/flipt")
+        }),
+        case("services.cache.address", "http://cache:9001", |c| {
+            c.services.cache.address == "http://cache:9001"
+        }),
+        case("services.cache.timeout", "2s", |c| {
+            c.services.cache.timeout == Duration::from_secs(2)
+        }),
+        case("services.telemetry.address", "http://reporter:9002", |c| {
+            c.services.telemetry.address == "http://reporter:9002"
+        }),
+        case("services.telemetry.timeout", "250ms", |c| {
+            c.services.telemetry.timeout == Duration::from_millis(250)
+        }),
+    ]
 }
 
 /// `a.b.c` = `value` as a YAML document.

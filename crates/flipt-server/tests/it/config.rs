@@ -5,67 +5,14 @@
 use std::time::Duration;
 
 use flipt_server::config::testing::{
-    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered, no_warnings,
+    KeyCase, assert_each_from_env, assert_each_from_file, case, common_cases, keys_and_covered,
+    no_warnings,
 };
 use flipt_server::config::{LogEncoding, MASK, Propagator, TracingExporter, load_from, to_yaml};
 
 use crate::support::{Backend, CacheSections};
 
 type Case = KeyCase<CacheSections>;
-
-const COMMON: &[Case] = &[
-    case("server.host", "127.0.0.2", |c| c.server.host == "127.0.0.2"),
-    case("server.grpc_port", "19000", |c| c.server.grpc_port == 19000),
-    case("server.http_port", "18080", |c| c.server.http_port == 18080),
-    case("server.shutdown_grace_period", "1m30s", |c| {
-        c.server.shutdown_grace_period == Duration::from_secs(90)
-    }),
-    case("log.level", "debug", |c| c.log.level == "debug"),
-    case("log.encoding", "json", |c| {
-        c.log.encoding == LogEncoding::Json
-    }),
-    case("metrics.enabled", "false", |c| !c.metrics.enabled),
-    case("tracing.enabled", "true", |c| c.tracing.enabled),
-    case("tracing.exporter", "jaeger", |c| {
-        c.tracing.exporter == TracingExporter::Jaeger
-    }),
-    case("tracing.sampling_ratio", "0.25", |c| {
-        c.tracing.sampling_ratio == 0.25
-    }),
-    Case {
-        key: "tracing.propagators",
-        yaml: "[baggage]",
-        env: "baggage",
-        check: |c| c.tracing.propagators == [Propagator::Baggage],
-    },
-    case("tracing.otlp.endpoint", "http://collector:4317", |c| {
-        c.tracing.otlp.endpoint == "http://collector:4317"
-    }),
-    case("tracing.jaeger.host", "jaeger", |c| {
-        c.tracing.jaeger.host == "jaeger"
-    }),
-    case("meta.telemetry_enabled", "false", |c| {
-        !c.meta.telemetry_enabled
-    }),
-    case("meta.state_directory", "/var/lib/flipt", |c| {
-        c.meta.state_directory.to_str() == Some("/var/lib/flipt")
-    }),
-    case("services.cache.address", "http://cache:9001", |c| {
-        c.services.cache.address == "http://cache:9001"
-    }),
-    case("services.cache.timeout", "2s", |c| {
-        c.services.cache.timeout == std::time::Duration::from_secs(2)
-    }),
-    case("services.telemetry.timeout", "250ms", |c| {
-        c.services.telemetry.timeout == std::time::Duration::from_millis(250)
-    }),
-    Case {
-        key: "services.telemetry.address",
-        yaml: "''",
-        env: "",
-        check: |c| c.services.telemetry.get().is_none(),
-    },
-];
 
 /// Keys of the test service's own sections, read the same way.
 const SERVICE: &[Case] = &[
@@ -88,6 +35,22 @@ const SERVICE: &[Case] = &[
         c.service.cache.redis.password.expose() == "s3cret"
     }),
 ];
+
+#[test]
+fn empty_telemetry_address_turns_reports_off() {
+    for (yaml, env) in [
+        (Some("services:\n  telemetry:\n    address: ''\n"), &[][..]),
+        (None, &[("FLIPT_SERVICES_TELEMETRY_ADDRESS", "")][..]),
+    ] {
+        let loaded = load_from::<CacheSections>(yaml, env).unwrap();
+        assert_eq!(
+            loaded.config.services.telemetry.get(),
+            None,
+            "{yaml:?} {env:?}"
+        );
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    }
+}
 
 #[test]
 fn defaults() {
@@ -118,7 +81,7 @@ fn defaults() {
 
 #[test]
 fn cases_cover_every_common_key() {
-    let (common, mut covered) = keys_and_covered(COMMON, |key| {
+    let (common, mut covered) = keys_and_covered(&common_cases::<CacheSections>(), |key| {
         !key.starts_with("storage.") && !key.starts_with("cache.")
     });
     // Map-valued; has its own tests below.
@@ -128,13 +91,13 @@ fn cases_cover_every_common_key() {
 
 #[test]
 fn every_key_from_the_file() {
-    assert_each_from_file(COMMON, no_warnings);
+    assert_each_from_file(&common_cases::<CacheSections>(), no_warnings);
     assert_each_from_file(SERVICE, no_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    assert_each_from_env(COMMON, no_warnings);
+    assert_each_from_env(&common_cases::<CacheSections>(), no_warnings);
     assert_each_from_env(SERVICE, no_warnings);
 }
 
