@@ -9,7 +9,8 @@ use flipt_cache::backend::BackendKind;
 use flipt_cache::config::{CacheServiceConfig, StorageType};
 use flipt_server::config::load_from;
 use flipt_server::config::testing::{
-    KeyCase, assert_each_from_env, assert_each_from_file, case, keys_and_covered,
+    KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case,
+    keys_and_covered, run_binary,
 };
 
 type Case = KeyCase<CacheServiceConfig>;
@@ -160,25 +161,13 @@ fn bad_values_are_one_line_errors() {
              (FLIPT_CACHE_REDIS_REQUIRE_TLS): expected true or false",
         ),
     ];
-    for (yaml, env, expected) in cases {
-        let message = match load_from::<CacheServiceConfig>(*yaml, env) {
-            Ok(loaded) => panic!("expected an error, loaded {:?}", loaded.config),
-            Err(err) => err.to_string(),
-        };
-        assert_eq!(&message, expected);
-        assert!(!message.contains('\n'));
-    }
+    assert_bad_values::<CacheServiceConfig>(cases);
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_flipt-cache");
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    std::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .expect("run flipt-cache")
+    run_binary(BIN, args, env)
 }
 
 #[test]

@@ -7,8 +7,8 @@
 use flipt_evaluation::config::EvaluationServiceConfig;
 use flipt_server::config::load_from;
 use flipt_server::config::testing::{
-    KeyCase, assert_each_from_env, assert_each_from_file, case, common_cases, keys_and_covered,
-    no_warnings,
+    KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case, common_cases,
+    keys_and_covered, no_warnings, run_binary,
 };
 
 type Case = KeyCase<EvaluationServiceConfig>;
@@ -118,25 +118,13 @@ fn bad_values_are_one_line_errors() {
              (FLIPT_EVALUATION_LIMITS_MAX_BATCH_SIZE): expected a positive number",
         ),
     ];
-    for (yaml, env, expected) in cases {
-        let message = match load_from::<EvaluationServiceConfig>(*yaml, env) {
-            Ok(loaded) => panic!("expected an error, loaded {:?}", loaded.config),
-            Err(err) => err.to_string(),
-        };
-        assert_eq!(&message, expected);
-        assert!(!message.contains('\n'));
-    }
+    assert_bad_values::<EvaluationServiceConfig>(cases);
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_flipt-evaluation");
 
 fn run(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
-    std::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .expect("run flipt-evaluation")
+    run_binary(BIN, args, env)
 }
 
 #[test]

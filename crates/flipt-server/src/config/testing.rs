@@ -176,3 +176,37 @@ pub fn assert_each_from_env<S: ServiceConfig>(
 pub fn no_warnings(_key: &str) -> Vec<String> {
     Vec::new()
 }
+
+/// A config that must not load: file (if any), env, and the exact error line.
+pub type BadValue<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], &'a str);
+
+/// Asserts that each [`BadValue`] fails to load with exactly its one-line
+/// error.
+///
+/// # Panics
+///
+/// On the first case that loads or gives another message.
+pub fn assert_bad_values<S: ServiceConfig>(cases: &[BadValue<'_>]) {
+    for (yaml, env, expected) in cases {
+        let message = match load_from::<S>(*yaml, env) {
+            Ok(loaded) => panic!("{expected}: loaded {:?}", loaded.config),
+            Err(err) => err.to_string(),
+        };
+        assert_eq!(&message, expected);
+        assert!(!message.contains('\n'), "{message}");
+    }
+}
+
+/// Runs a service binary with `args` and only `env` as its environment.
+///
+/// # Panics
+///
+/// When the binary cannot be started.
+pub fn run_binary(binary: &str, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(binary)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("running {binary}: {e}"))
+}
