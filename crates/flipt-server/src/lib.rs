@@ -9,8 +9,8 @@
 //!   `grpc.health.v1.Health`, gRPC reflection and `GET /health` added once;
 //! * [`Health`]: readiness, shared by gRPC and HTTP health;
 //! * [`shutdown_signal`] and [`BackgroundTasks`]: graceful shutdown;
-//! * [`RequestTally`]: requests accepted, answered and cancelled, logged
-//!   when the servers stop;
+//! * a tally of requests accepted, answered and cancelled, logged when the
+//!   servers stop;
 //! * [`usage`]: usage reports to the telemetry reporter.
 
 pub mod cli;
@@ -30,4 +30,3 @@ pub use health::{GrpcHealth, HEALTH_PATH, Health};
 pub use listeners::Listeners;
 pub use serve::{DEFAULT_GRACE_PERIOD, Server};
 pub use shutdown::{BackgroundTasks, shutdown_signal};
-pub use tally::RequestTally;

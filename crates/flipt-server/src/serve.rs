@@ -34,7 +34,6 @@ pub struct Server {
     map_grpc: Vec<RouterMap>,
     map_http: Vec<RouterMap>,
     grace_period: Duration,
-    tally: RequestTally,
 }
 
 impl std::fmt::Debug for Server {
@@ -56,7 +55,6 @@ impl Server {
             map_grpc: Vec::new(),
             map_http: Vec::new(),
             grace_period: DEFAULT_GRACE_PERIOD,
-            tally: RequestTally::default(),
         }
     }
 
@@ -95,12 +93,6 @@ impl Server {
         self
     }
 
-    /// Counts of the service's own requests on both listeners (health,
-    /// reflection and `/metrics` aside), logged at shutdown.
-    pub fn tally(&self) -> RequestTally {
-        self.tally.clone()
-    }
-
     /// Serves until `shutdown` resolves, then marks the process
     /// NOT_SERVING, stops accepting, and waits up to the grace period for
     /// in-flight requests. Returns `Ok` after draining, also when the grace
@@ -121,7 +113,9 @@ impl Server {
         for f in self.map_http {
             http = f(http);
         }
-        let tally = self.tally;
+        // The service's own requests (health, reflection and scrapes
+        // aside), logged when the servers stop.
+        let tally = RequestTally::default();
         let grpc = grpc.layer(tally.layer());
         let http = http.layer(tally.layer());
 

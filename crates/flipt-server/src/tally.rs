@@ -26,7 +26,7 @@ const SETTLE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Request counts shared by both listeners. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct RequestTally {
+pub(crate) struct RequestTally {
     counts: Arc<Counts>,
 }
 
@@ -39,23 +39,23 @@ struct Counts {
 
 impl RequestTally {
     /// Requests whose handling started.
-    pub fn accepted(&self) -> u64 {
+    pub(crate) fn accepted(&self) -> u64 {
         self.counts.accepted.load(Ordering::Acquire)
     }
 
     /// Requests that got a response (whatever its status).
-    pub fn answered(&self) -> u64 {
+    pub(crate) fn answered(&self) -> u64 {
         self.counts.answered.load(Ordering::Acquire)
     }
 
     /// Requests dropped before a response was ready: the caller went away
     /// (or its deadline passed), or the connection was closed under it.
-    pub fn cancelled(&self) -> u64 {
+    pub(crate) fn cancelled(&self) -> u64 {
         self.counts.cancelled.load(Ordering::Acquire)
     }
 
     /// Requests being handled now.
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         // Read the outcomes first: a request finishing between the loads
         // then cannot make the difference negative.
         let done = self.answered() + self.cancelled();
@@ -64,7 +64,7 @@ impl RequestTally {
 
     /// Waits until no request is in flight or `deadline` passes; true when
     /// none is left. Only shutdown waits, so polling is cheap enough.
-    pub async fn settled(&self, deadline: tokio::time::Instant) -> bool {
+    pub(crate) async fn settled(&self, deadline: tokio::time::Instant) -> bool {
         loop {
             if self.in_flight() == 0 {
                 return true;
