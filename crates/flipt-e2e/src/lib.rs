@@ -267,6 +267,23 @@ where
     })
 }
 
+/// Polls `check` every 50 ms until it holds; panics naming `what` after
+/// [`WAIT`]. For tests.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits (bounded) until `GET /health` answers 200.
 pub async fn wait_serving(http_addr: SocketAddr) -> Result<()> {
     let deadline = tokio::time::Instant::now() + WAIT;

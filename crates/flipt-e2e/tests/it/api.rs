@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use flipt_cache::metrics::STORAGE_RELOADS_TOTAL;
-use flipt_e2e::{Stack, WAIT};
+use flipt_e2e::{Stack, WAIT, eventually};
 use flipt_otel::testing::metric_value;
 use flipt_proto::evaluation::{
     self as pb, BatchEvaluationRequest, EvaluationRequest, data_service_client::DataServiceClient,
@@ -522,22 +522,6 @@ fn replace_file(path: &std::path::Path, content: &str) {
     let staging = path.with_file_name(".staging.tmp");
     std::fs::write(&staging, content).unwrap();
     std::fs::rename(&staging, path).unwrap();
-}
-
-/// Polls `check` until it holds, up to [`WAIT`].
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,13 +19,13 @@ use std::{
     time::Duration,
 };
 
-use flipt_e2e::{WAIT, process::ServiceProcess, redis::TestRedis};
+use flipt_e2e::{WAIT, eventually, process::ServiceProcess, redis::TestRedis};
 use flipt_proto::evaluation::{
     EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
 use tonic::{Code, transport::Channel};
 
-use crate::fixtures;
+use crate::{fixtures, obs};
 
 type Client = EvaluationServiceClient<Channel>;
 
@@ -67,15 +67,7 @@ fn request(entity: u64) -> EvaluationRequest {
 
 /// Reads one sample of the text exposition at `/metrics`.
 async fn scrape(process: &ServiceProcess, series: &str) -> f64 {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", process.http_url()))
-        .timeout(WAIT)
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = obs::scrape(&process.http_url()).await;
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("no sample {series} in /metrics"))
@@ -161,21 +153,6 @@ async fn finish(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
             .await
             .expect("worker stopped")
             .expect("worker did not panic");
-    }
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -292,15 +269,7 @@ fn drained_counts(process: &ServiceProcess) -> [u64; 3] {
 
 /// Sum of the samples of `name` whose labels include `labels`.
 async fn scrape_sum(process: &ServiceProcess, name: &str, labels: &[(&str, &str)]) -> u64 {
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", process.http_url()))
-        .timeout(WAIT)
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = obs::scrape(&process.http_url()).await;
     let prefix = format!("{name}{{");
     text.lines()
         .filter(|line| line.starts_with(&prefix))

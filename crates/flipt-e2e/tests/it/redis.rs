@@ -2,9 +2,7 @@
 //! replicas sharing one Redis serve the same answers, before and after a
 //! flag file changes, and one replica's writes are the other's hits.
 
-use std::time::Duration;
-
-use flipt_e2e::{Stack, StackOptions, WAIT, redis::TestRedis};
+use flipt_e2e::{Stack, StackOptions, WAIT, eventually, redis::TestRedis};
 use flipt_otel::testing::metric_value;
 use flipt_proto::evaluation::{
     EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
@@ -65,21 +63,6 @@ fn redis_counter(stack: &Stack, name: &str, entry_type: &str) -> f64 {
         &[("cache", "redis"), ("type", entry_type)],
     )
     .unwrap_or(0.0)
-}
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
