@@ -129,7 +129,7 @@ proptest! {
     #[test]
     fn arbitrary_rollouts_split_by_normalised_share(
         rollouts in prop::collection::vec(
-            prop_oneof![1 => Just(0.0_f32), 4 => 1.0_f32..100.0],
+            prop_oneof![1 => Just(0.0_f32), 4 => (1_000_u32..100_000).prop_map(|x| x as f32 / 1_000.0)],
             1..6,
         ).prop_filter("some rollout above zero", |r| r.iter().any(|x| *x > 0.0)),
         seed in any::<u64>(),

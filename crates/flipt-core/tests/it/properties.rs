@@ -44,13 +44,15 @@ fn reference_index(rollouts: &[f32], bucket: u32) -> Option<usize> {
     valid.get(position).copied()
 }
 
+// Float shares come from integer ranges: proptest's f32 range sampler can
+// trip its own internal assertion on some seeds (seen with 1.12).
 fn rollouts() -> impl Strategy<Value = Vec<f32>> {
     prop::collection::vec(
         prop_oneof![
             2 => Just(0.0_f32),
             // Tiny shares produce equal boundaries, the tricky case.
-            2 => 0.001_f32..0.2,
-            6 => 0.0_f32..100.0,
+            2 => (1_000_u32..200_000).prop_map(|x| x as f32 / 1_000_000.0),
+            6 => (0_u32..100_000_000).prop_map(|x| x as f32 / 1_000_000.0),
             1 => (0_u32..=10_000).prop_map(|x| x as f32 / 100.0),
         ],
         0..8,
@@ -174,7 +176,7 @@ proptest! {
     /// A threshold rollout matches exactly the entities whose bucket is below
     /// its percentage.
     #[test]
-    fn thresholds_follow_the_bucket(entity in ".{0,24}", percentage in -10.0_f32..110.0) {
+    fn thresholds_follow_the_bucket(entity in ".{0,24}", percentage in (-10_000_i32..110_000).prop_map(|x| x as f32 / 1_000.0)) {
         let flag = Flag {
             key: "t".to_owned(),
             flag_type: FlagType::Boolean,
