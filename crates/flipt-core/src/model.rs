@@ -367,3 +367,12 @@ pub struct BooleanEvaluation {
     /// Keys of the segments that matched (segment rollouts only).
     pub segment_keys: Vec<String>,
 }
+
+/// Result of evaluating a flag of either type ([`crate::evaluate`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Evaluation {
+    /// A variant flag's result.
+    Variant(VariantEvaluation),
+    /// A boolean flag's result.
+    Boolean(BooleanEvaluation),
+}

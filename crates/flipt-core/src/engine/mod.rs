@@ -13,18 +13,18 @@
 //! ([`EvaluationError::WrongFlagType`]): everything else, even flag state the
 //! engine does not understand, evaluates to an answer as in the client engine.
 
-mod batch;
 mod boolean;
 pub mod bucket;
 mod constraint;
 mod datetime;
+mod dispatch;
 mod error;
 mod json_list;
 mod segment;
 mod variant;
 
-pub use batch::{BatchError, BatchItem, BatchOutcome, evaluate_batch};
 pub use boolean::evaluate_boolean;
+pub use dispatch::{evaluate, evaluate_as};
 pub use error::EvaluationError;
 pub use variant::evaluate_variant;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use flipt_core::{
     ComparisonType, Constraint, Context, Flag, FlagType, MatchType, Reason, Rollout, RolloutRule,
-    Rule, Segment, SegmentOperator, engine::bucket, evaluate_boolean, evaluate_variant,
+    Rule, Segment, SegmentOperator, bucket, evaluate_boolean, evaluate_variant,
 };
 use proptest::prelude::*;
 

@@ -7,7 +7,7 @@ use flipt_core::{
 };
 
 /// A segment every entity matches.
-pub fn everyone() -> Arc<Segment> {
+pub(crate) fn everyone() -> Arc<Segment> {
     Arc::new(Segment {
         key: "everyone".to_owned(),
         ..Segment::default()
@@ -16,7 +16,7 @@ pub fn everyone() -> Arc<Segment> {
 
 /// A variant flag with one rule matching everyone and a distribution per
 /// rollout, variants named `v0`, `v1`, ...
-pub fn split_flag(key: &str, rollouts: &[f32]) -> Flag {
+pub(crate) fn split_flag(key: &str, rollouts: &[f32]) -> Flag {
     let distributions = rollouts
         .iter()
         .enumerate()
@@ -43,7 +43,7 @@ pub fn split_flag(key: &str, rollouts: &[f32]) -> Flag {
 }
 
 /// A boolean flag with a single threshold rollout serving `true`.
-pub fn threshold_flag(key: &str, percentage: f32) -> Flag {
+pub(crate) fn threshold_flag(key: &str, percentage: f32) -> Flag {
     Flag {
         key: key.to_owned(),
         enabled: false,
@@ -62,16 +62,16 @@ pub fn threshold_flag(key: &str, percentage: f32) -> Flag {
 
 /// SplitMix64: a tiny seeded generator, so the entity ids of a test are
 /// random-looking yet the same on every run.
-pub struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
     /// A generator starting from `seed`.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -80,7 +80,7 @@ impl SplitMix64 {
     }
 
     /// A random entity id shaped like the ids applications send.
-    pub fn entity_id(&mut self) -> String {
+    pub(crate) fn entity_id(&mut self) -> String {
         match self.next_u64() % 3 {
             0 => format!("user-{}", self.next_u64() % 10_000_000),
             1 => format!(

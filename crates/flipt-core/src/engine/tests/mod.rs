@@ -1,5 +1,5 @@
 //! Table tests of whole-flag evaluation: variant and boolean paths, reasons,
-//! default variants and batch semantics. Expected answers are those of
+//! default variants and the dispatch on the flag type. Expected answers are those of
 //! Flipt's client engine for the same flag state. This module holds the
 //! builders the test modules share.
 
@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::model::*;
 
-mod batch;
 mod boolean;
+mod dispatch;
 mod variant;
 
 pub(super) fn ctx(pairs: &[(&str, &str)]) -> Context {
