@@ -29,4 +29,4 @@ pub use discover::{DEFAULT_INCLUDES, INDEX_FILE};
 pub use error::{Issue, LoadError, LookupError};
 pub use load::load_dir;
 pub use snapshot::{Namespace, Snapshot};
-pub use store::{ReloadEvent, ReloadHook, ReloadOutcome, ReloadStats, Store, StoreOptions};
+pub use store::{ReloadEvent, ReloadHook, ReloadOutcome, Store, StoreOptions};

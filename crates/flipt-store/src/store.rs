@@ -12,16 +12,11 @@
 use std::{
     fmt,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
-use arc_swap::ArcSwap;
-use tokio::{
-    sync::{Notify, broadcast, watch},
-    task::JoinHandle,
-    time::{Instant, MissedTickBehavior},
-};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -29,6 +24,7 @@ use crate::{
     error::{Issue, LoadError},
     load::build,
     snapshot::Snapshot,
+    watcher::Triggers,
 };
 
 /// Called after every reload attempt that read changed files (and after the
@@ -126,27 +122,11 @@ pub enum ReloadOutcome {
     Failed(LoadError),
 }
 
-/// Counters of reload outcomes, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReloadStats {
-    /// Successful loads, including the initial one.
-    pub successes: u64,
-    /// Failed reloads.
-    pub failures: u64,
-    /// When the last successful load finished.
-    pub last_success: Option<SystemTime>,
-    /// When the last failed reload finished.
-    pub last_failure: Option<SystemTime>,
-    /// Flags in the current snapshot.
-    pub flags_loaded: usize,
-}
-
+/// A store publishes each new snapshot on `updates` (what requests read)
+/// and each load outcome to `hook` (what metrics and traces read).
 struct Shared {
     root: PathBuf,
-    current: ArcSwap<Snapshot>,
     updates: watch::Sender<Snapshot>,
-    events: broadcast::Sender<ReloadEvent>,
-    stats: Mutex<ReloadStats>,
     hook: Option<ReloadHook>,
     /// Fingerprint of the last files read; also serialises reloads.
     last_read: tokio::sync::Mutex<Fingerprint>,
@@ -181,24 +161,15 @@ impl Store {
         let root = root.into();
         // Watch before the initial read, so that no change after the read
         // can go unnoticed (a change during it costs one extra re-read).
-        let changed = Arc::new(Notify::new());
-        let watcher = if options.watch {
-            crate::watcher::start_watcher(&root, Arc::clone(&changed))
-        } else {
-            None
-        };
+        let triggers = Triggers::start(&root, options.watch, options.debounce);
         let started = Instant::now();
         let (fingerprint, snapshot) = read_and_build(root.clone()).await?;
         let (updates, _) = watch::channel(snapshot.clone());
-        let (events, _) = broadcast::channel(16);
         let store = Store {
             shared: Arc::new(Shared {
                 root,
-                current: ArcSwap::from_pointee(snapshot.clone()),
                 updates,
-                events,
-                stats: Mutex::new(ReloadStats::default()),
-                hook: options.on_reload.clone(),
+                hook: options.on_reload,
                 last_read: tokio::sync::Mutex::new(fingerprint),
             }),
         };
@@ -215,13 +186,11 @@ impl Store {
             flags = snapshot.flag_count(),
             "flag files loaded"
         );
-        let task = tokio::spawn(crate::watcher::run(
-            store.clone(),
-            options,
-            cancel,
-            changed,
-            watcher,
-        ));
+        let task = tokio::spawn(
+            store
+                .clone()
+                .reload_on_change(triggers.polling_every(options.poll_interval), cancel),
+        );
         Ok((store, task))
     }
 
@@ -232,27 +201,12 @@ impl Store {
 
     /// The current snapshot.
     pub fn current(&self) -> Snapshot {
-        Snapshot::clone(&self.shared.current.load())
+        self.shared.updates.borrow().clone()
     }
 
     /// A receiver that sees every newly published snapshot.
     pub fn subscribe(&self) -> watch::Receiver<Snapshot> {
         self.shared.updates.subscribe()
-    }
-
-    /// A receiver of reload outcomes from now on (slow receivers may lag and
-    /// miss some; [`Store::stats`] never does).
-    pub fn events(&self) -> broadcast::Receiver<ReloadEvent> {
-        self.shared.events.subscribe()
-    }
-
-    /// Counters of reload outcomes so far.
-    pub fn stats(&self) -> ReloadStats {
-        *self
-            .shared
-            .stats
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Reads the directory now and publishes a new snapshot if the files
@@ -269,7 +223,6 @@ impl Store {
             Ok(snapshot) => {
                 let changed = !snapshot.same_content(&self.current());
                 if changed {
-                    self.shared.current.store(Arc::new(snapshot.clone()));
                     self.shared.updates.send_replace(snapshot.clone());
                     tracing::info!(
                         path = %self.shared.root.display(),
@@ -316,31 +269,23 @@ impl Store {
         }
     }
 
-    /// Updates the counters, then tells the hook and event subscribers.
+    /// Tells the hook.
     fn record(&self, event: ReloadEvent) {
-        {
-            let mut stats = self
-                .shared
-                .stats
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match &event {
-                ReloadEvent::Loaded { at, flags, .. } => {
-                    stats.successes += 1;
-                    stats.last_success = Some(*at);
-                    stats.flags_loaded = *flags;
-                }
-                ReloadEvent::Failed { at, .. } => {
-                    stats.failures += 1;
-                    stats.last_failure = Some(*at);
-                }
-            }
-        }
         if let Some(hook) = &self.shared.hook {
             hook(&event);
         }
-        // No subscriber is fine: events are optional.
-        let _ = self.shared.events.send(event);
+    }
+
+    /// The background task: reloads on each of `triggers` (file events and
+    /// poll ticks) until `cancel` fires.
+    async fn reload_on_change(self, mut triggers: Triggers, cancel: CancellationToken) {
+        while triggers.next(&cancel).await {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = self.reload() => {}
+            }
+        }
+        tracing::debug!(path = %self.root().display(), "flag file watcher stopped");
     }
 }
 
@@ -384,24 +329,4 @@ async fn blocking<T: Send + 'static>(
         // Only a panic in the loader gets here.
         LoadError::from(Issue::file(label, format!("loader failed: {err}")))
     })
-}
-
-/// Waits for the next poll tick, or forever when polling is off.
-pub(crate) async fn next_tick(interval: &mut Option<tokio::time::Interval>) {
-    match interval {
-        Some(interval) => {
-            interval.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
-/// A poll interval that first fires one period from now.
-pub(crate) fn poll_timer(period: Duration) -> Option<tokio::time::Interval> {
-    if period.is_zero() {
-        return None;
-    }
-    let mut interval = tokio::time::interval_at(Instant::now() + period, period);
-    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    Some(interval)
 }

@@ -1,77 +1,101 @@
-//! The background task that reloads a [`Store`] when its files change.
+//! When a store reloads: on file-system change events, debounced, and on a
+//! poll interval.
 //!
-//! File-system events only wake the task; the reload itself compares
+//! File-system events only wake the store; the reload itself compares
 //! fingerprints, so an event for an unrelated file, or our own reads, costs
 //! one re-read and no parse. Events arrive in bursts (an editor's save, a
-//! `git pull`), so the task waits for a quiet period before reloading.
+//! `git pull`), so a trigger waits for a quiet period first.
 
-use std::{path::Path, sync::Arc};
+use std::{path::Path, sync::Arc, time::Duration};
 
 use notify::{
     EventKind, RecursiveMode, Watcher,
     event::{AccessKind, AccessMode},
 };
-use tokio::sync::Notify;
+use tokio::{
+    sync::Notify,
+    time::{Instant, Interval, MissedTickBehavior},
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{ReloadOutcome, Store, StoreOptions, next_tick, poll_timer};
-
-/// Reloads `store` on file events (signalled through `changed` by
-/// `watcher`) and poll ticks until `cancel` fires.
-pub(crate) async fn run(
-    store: Store,
-    options: StoreOptions,
-    cancel: CancellationToken,
+/// The reload triggers of one directory.
+pub(crate) struct Triggers {
+    /// Signalled by the watcher on every change event.
     changed: Arc<Notify>,
-    watcher: Option<notify::RecommendedWatcher>,
-) {
-    // Kept alive for the life of the task; dropping it stops the events.
-    let _watcher = watcher;
-    let mut poll = poll_timer(options.poll_interval);
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            () = next_tick(&mut poll) => {}
-            () = changed.notified() => {
-                if !quiet_period(&changed, &options, &cancel).await {
-                    break;
-                }
-            }
-        }
-        let outcome = tokio::select! {
-            () = cancel.cancelled() => break,
-            outcome = store.reload() => outcome,
-        };
-        if let ReloadOutcome::Updated = outcome {
-            tracing::debug!(path = %store.root().display(), "new flag snapshot published");
-        }
-    }
-    tracing::debug!(path = %store.root().display(), "flag file watcher stopped");
+    /// Kept alive while the triggers are; dropping it stops the events.
+    _watcher: Option<notify::RecommendedWatcher>,
+    debounce: Duration,
+    /// `None` when polling is off.
+    poll: Option<Interval>,
 }
 
-/// Waits until no event arrived for `options.debounce`. Returns false when
-/// cancelled meanwhile.
-async fn quiet_period(
-    changed: &Notify,
-    options: &StoreOptions,
-    cancel: &CancellationToken,
-) -> bool {
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return false,
-            () = changed.notified() => {}
-            () = tokio::time::sleep(options.debounce) => return true,
+impl Triggers {
+    /// Starts watching `root` (when `watch` is set), so that no change after
+    /// this call goes unnoticed; polling is off until
+    /// [`Triggers::polling_every`].
+    pub(crate) fn start(root: &Path, watch: bool, debounce: Duration) -> Self {
+        let changed = Arc::new(Notify::new());
+        let watcher = if watch {
+            start_watcher(root, Arc::clone(&changed))
+        } else {
+            None
+        };
+        Self {
+            changed,
+            _watcher: watcher,
+            debounce,
+            poll: None,
         }
+    }
+
+    /// Adds a poll tick every `period`, the first one period from now; zero
+    /// keeps polling off.
+    pub(crate) fn polling_every(mut self, period: Duration) -> Self {
+        self.poll = (!period.is_zero()).then(|| {
+            let mut interval = tokio::time::interval_at(Instant::now() + period, period);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            interval
+        });
+        self
+    }
+
+    /// Waits for the next trigger: a poll tick, or a change event followed
+    /// by a quiet period. Returns false when `cancel` fires first.
+    pub(crate) async fn next(&mut self, cancel: &CancellationToken) -> bool {
+        tokio::select! {
+            () = cancel.cancelled() => false,
+            () = next_tick(&mut self.poll) => true,
+            () = self.changed.notified() => self.quiet_period(cancel).await,
+        }
+    }
+
+    /// Waits until no event arrived for the debounce time. Returns false
+    /// when cancelled meanwhile.
+    async fn quiet_period(&self, cancel: &CancellationToken) -> bool {
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return false,
+                () = self.changed.notified() => {}
+                () = tokio::time::sleep(self.debounce) => return true,
+            }
+        }
+    }
+}
+
+/// Waits for the next poll tick, or forever when polling is off.
+async fn next_tick(interval: &mut Option<Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
 /// Starts a recursive watcher on `root` that signals `changed`. Failure (for
 /// example the inotify watch limit) is logged and leaves polling as the
 /// only trigger.
-pub(crate) fn start_watcher(
-    root: &Path,
-    changed: Arc<Notify>,
-) -> Option<notify::RecommendedWatcher> {
+fn start_watcher(root: &Path, changed: Arc<Notify>) -> Option<notify::RecommendedWatcher> {
     let handler = move |result: notify::Result<notify::Event>| match result {
         Ok(event) if is_change(&event.kind) => changed.notify_one(),
         Ok(_) => {}

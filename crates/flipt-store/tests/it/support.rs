@@ -6,7 +6,7 @@ use std::{
 };
 
 /// A temporary flag directory that is removed when dropped.
-pub struct FlagDir {
+pub(crate) struct FlagDir {
     dir: tempfile::TempDir,
     /// Same file system as `dir` (so renames are atomic), outside of it.
     staging: tempfile::TempDir,
@@ -14,7 +14,7 @@ pub struct FlagDir {
 
 impl FlagDir {
     /// An empty directory.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("create temp dir");
         let staging = tempfile::tempdir().expect("create staging dir");
         Self { dir, staging }
@@ -23,7 +23,7 @@ impl FlagDir {
     /// Writes `content` to `rel` (creating parent directories). The file is
     /// replaced atomically (write elsewhere, then rename), so a concurrent
     /// reload never sees it half written.
-    pub fn write(&self, rel: &str, content: &str) -> &Self {
+    pub(crate) fn write(&self, rel: &str, content: &str) -> &Self {
         let path = self.dir.path().join(rel);
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).expect("create parent dirs");
@@ -35,17 +35,17 @@ impl FlagDir {
     }
 
     /// Removes `rel`.
-    pub fn remove(&self, rel: &str) {
+    pub(crate) fn remove(&self, rel: &str) {
         fs::remove_file(self.dir.path().join(rel)).expect("remove flag file");
     }
 
     /// The directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Loads the directory, panicking with the problems if it is invalid.
-    pub fn load(&self) -> flipt_store::Snapshot {
+    pub(crate) fn load(&self) -> flipt_store::Snapshot {
         match flipt_store::load_dir(self.path()) {
             Ok(snapshot) => snapshot,
             Err(err) => panic!("load failed:\n{err}"),
@@ -53,14 +53,14 @@ impl FlagDir {
     }
 
     /// Loads the directory, expecting failure; returns the problem lines.
-    pub fn load_err(&self) -> Vec<String> {
+    pub(crate) fn load_err(&self) -> Vec<String> {
         let err = flipt_store::load_dir(self.path()).expect_err("load should fail");
         err.to_string().lines().map(str::to_string).collect()
     }
 }
 
 /// `tests/fixtures/<rel>` of this crate.
-pub fn fixture(rel: &str) -> PathBuf {
+pub(crate) fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(rel)
