@@ -12,10 +12,7 @@ pub mod service;
 
 use std::future::Future;
 
-use flipt_otel::{
-    ServiceTracing,
-    metrics::{GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
-};
+use flipt_otel::{GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router};
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server, usage::UsageFacts};
 use flipt_store::{LoadError, Store, StoreOptions};

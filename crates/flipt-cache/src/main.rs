@@ -12,7 +12,7 @@ async fn main() -> anyhow::Result<()> {
 
     let guard = flipt_otel::init("flipt-cache", VERSION, &config.log, &config.tracing, &env)?;
     loaded.log_warnings();
-    let registry = flipt_otel::metrics::service_registry("flipt-cache", VERSION)?;
+    let registry = flipt_otel::service_registry("flipt-cache", VERSION)?;
     let listeners = Listeners::bind(&config.server).await?;
 
     let result = run(

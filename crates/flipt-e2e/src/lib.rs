@@ -183,7 +183,7 @@ async fn start_cache(
     // Tests edit files and expect the change at once; polling backs up watching.
     env.push(("FLIPT_STORAGE_LOCAL_POLL_INTERVAL".into(), "200ms".into()));
     let config = config::<CacheServiceConfig>(&options.cache_yaml, &env)?;
-    let registry = flipt_otel::metrics::service_registry("flipt-cache", flipt_cache::VERSION)?;
+    let registry = flipt_otel::service_registry("flipt-cache", flipt_cache::VERSION)?;
     let tracing = service_tracing(
         "flipt-cache",
         flipt_cache::VERSION,
@@ -206,8 +206,7 @@ async fn start_evaluation(cache_url: &str, options: &StackOptions) -> Result<Ser
     let mut env = options.env.clone();
     env.push(("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache_url.to_owned()));
     let config = config::<EvaluationServiceConfig>(&options.evaluation_yaml, &env)?;
-    let registry =
-        flipt_otel::metrics::service_registry("flipt-evaluation", flipt_evaluation::VERSION)?;
+    let registry = flipt_otel::service_registry("flipt-evaluation", flipt_evaluation::VERSION)?;
     let tracing = service_tracing(
         "flipt-evaluation",
         flipt_evaluation::VERSION,
@@ -230,7 +229,7 @@ async fn start_evaluation(cache_url: &str, options: &StackOptions) -> Result<Ser
 fn service_tracing(
     service: &str,
     version: &str,
-    config: &flipt_otel::config::TracingConfig,
+    config: &flipt_otel::TracingConfig,
     options: &StackOptions,
 ) -> Result<ServiceTracing> {
     if !options.tracing {

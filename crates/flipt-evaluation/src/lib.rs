@@ -19,8 +19,7 @@ pub mod snapshot;
 use std::future::Future;
 
 use flipt_otel::{
-    ServiceTracing,
-    metrics::{GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
+    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router,
 };
 use flipt_proto::evaluation::{
     data_service_server::{self, DataServiceServer},

@@ -19,7 +19,7 @@ async fn main() -> anyhow::Result<()> {
         &env,
     )?;
     loaded.log_warnings();
-    let registry = flipt_otel::metrics::service_registry("flipt-evaluation", VERSION)?;
+    let registry = flipt_otel::service_registry("flipt-evaluation", VERSION)?;
     let listeners = Listeners::bind(&config.server).await?;
 
     let result = run(

@@ -38,7 +38,7 @@ pub trait Observer {
 
 /// Holds an observer and reports `Dropped` if nobody reported anything else
 /// before it goes away, so cancelled calls are still counted.
-pub struct Armed<O: Observer>(Option<O>);
+pub(crate) struct Armed<O: Observer>(Option<O>);
 
 impl<O: Observer> Armed<O> {
     /// Arms `observer`.

@@ -11,10 +11,10 @@ use http::{HeaderMap, StatusCode};
 use tonic::Code;
 
 /// Header carrying the numeric gRPC status.
-pub const GRPC_STATUS: &str = "grpc-status";
+pub(crate) const GRPC_STATUS: &str = "grpc-status";
 
 /// Every gRPC code in numeric order, so `ALL_CODES[code as usize] == code`.
-pub const ALL_CODES: [Code; 17] = [
+pub(crate) const ALL_CODES: [Code; 17] = [
     Code::Ok,
     Code::Cancelled,
     Code::Unknown,
@@ -37,7 +37,7 @@ pub const ALL_CODES: [Code; 17] = [
 /// The name grpc-go's `codes.Code.String()` gives a code, which is what
 /// go-grpc-prometheus writes into the `grpc_code` label (note `Canceled`
 /// with one `l`, unlike tonic's `Cancelled`).
-pub fn code_name(code: Code) -> &'static str {
+pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "Canceled",
@@ -56,31 +56,6 @@ pub fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "Unavailable",
         Code::DataLoss => "DataLoss",
         Code::Unauthenticated => "Unauthenticated",
-    }
-}
-
-/// The kind of RPC, as in go-grpc-prometheus' `grpc_type` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum GrpcType {
-    /// One request, one response.
-    Unary,
-    /// Request stream, one response.
-    ClientStream,
-    /// One request, response stream.
-    ServerStream,
-    /// Streams both ways.
-    BidiStream,
-}
-
-impl GrpcType {
-    /// Label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GrpcType::Unary => "unary",
-            GrpcType::ClientStream => "client_stream",
-            GrpcType::ServerStream => "server_stream",
-            GrpcType::BidiStream => "bidi_stream",
-        }
     }
 }
 

@@ -13,16 +13,16 @@
 //! trailers):
 //!
 //! * Metrics: a per-service [`prometheus::Registry`] from
-//!   [`metrics::service_registry`], injected, never the default registry.
-//!   [`metrics::GrpcServerMetrics`] / [`metrics::GrpcClientMetrics`] register
-//!   the go-grpc-prometheus families and give a [`metrics::GrpcMetricsLayer`].
-//! * Traces: a per-service [`trace::ServiceTracing`] holds the tracer
+//!   [`service_registry`], injected, never the default registry.
+//!   [`GrpcServerMetrics`] / [`GrpcClientMetrics`] register
+//!   the go-grpc-prometheus families and give a [`GrpcMetricsLayer`].
+//! * Traces: a per-service [`ServiceTracing`] holds the tracer
 //!   provider (resource with that service's `service.name`), its tracer and
 //!   its propagator. The server and client layers create OpenTelemetry spans
 //!   directly with that tracer, so two services in one test process export
 //!   under their own names. The server span is made current while the
 //!   handler's future is polled (`Context::current()` inside handlers) and
-//!   stored in the request extensions as [`trace::ServerContext`].
+//!   stored in the request extensions.
 //! * Logs: [`init`] installs the one global `tracing` subscriber (binaries
 //!   only): log lines plus, when tracing is enabled, a `tracing-opentelemetry`
 //!   layer on the service's tracer, so `#[instrument]` spans join the trace.
@@ -30,24 +30,24 @@
 //! # Wiring a service
 //!
 //! ```no_run
-//! # async fn run(config_log: flipt_otel::config::LogConfig,
-//! #     config_tracing: flipt_otel::config::TracingConfig,
+//! # async fn run(config_log: flipt_otel::LogConfig,
+//! #     config_tracing: flipt_otel::TracingConfig,
 //! #     metrics_enabled: bool,
 //! #     env: std::collections::HashMap<String, String>,
 //! #     grpc_routes: axum::Router,
 //! #     channel: tonic::transport::Channel) -> Result<(), flipt_otel::OtelError> {
-//! use flipt_otel::metrics::{GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics};
+//! use flipt_otel::{GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics};
 //! use tower::ServiceBuilder;
 //!
 //! let guard = flipt_otel::init("flipt-evaluation", "1.0.0", &config_log, &config_tracing, &env)?;
-//! let registry = flipt_otel::metrics::service_registry("flipt-evaluation", "1.0.0")?;
+//! let registry = flipt_otel::service_registry("flipt-evaluation", "1.0.0")?;
 //! let server_metrics = metrics_enabled.then(|| GrpcServerMetrics::register(&registry)).transpose()?;
 //! let client_metrics = metrics_enabled.then(|| GrpcClientMetrics::register(&registry)).transpose()?;
 //!
 //! let router = grpc_routes
 //!     .layer(GrpcMetricsLayer::from(server_metrics))
 //!     .layer(guard.tracing().server_layer())
-//!     .merge(flipt_otel::metrics::metrics_router(registry.clone()));
+//!     .merge(flipt_otel::metrics_router(registry.clone()));
 //! let cache_channel = ServiceBuilder::new()
 //!     .layer(guard.tracing().client_layer())
 //!     .layer(GrpcMetricsLayer::from(client_metrics))
@@ -59,14 +59,21 @@
 //! ```
 
 mod body;
-pub mod config;
+mod config;
 mod error;
-pub mod grpc;
-pub mod metrics;
+mod grpc;
+mod metrics;
 #[cfg(feature = "testing")]
 pub mod testing;
-pub mod trace;
+mod trace;
 
-pub use body::ObservedBody;
+pub use config::{
+    JaegerConfig, LogConfig, LogEncoding, MetricsConfig, OtlpConfig, Propagator, TracingConfig,
+    TracingExporter,
+};
 pub use error::OtelError;
-pub use trace::{ObservabilityGuard, ServiceTracing, init};
+pub use metrics::{
+    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, encode_text, metrics_router,
+    service_registry,
+};
+pub use trace::{ClientTraceService, ObservabilityGuard, ServiceTracing, TRACE_ID_HEADER, init};

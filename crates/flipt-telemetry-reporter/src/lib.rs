@@ -24,10 +24,7 @@ pub mod usage;
 
 use std::future::Future;
 
-use flipt_otel::{
-    ServiceTracing,
-    metrics::{GrpcMetricsLayer, GrpcServerMetrics, metrics_router},
-};
+use flipt_otel::{GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router};
 use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
     SERVICE_NAME, TelemetryReporterServiceServer,
 };

@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let name = "flipt-telemetry-reporter";
     let guard = flipt_otel::init(name, VERSION, &config.log, &config.tracing, &env)?;
     loaded.log_warnings();
-    let registry = flipt_otel::metrics::service_registry(name, VERSION)?;
+    let registry = flipt_otel::service_registry(name, VERSION)?;
     let listeners = Listeners::bind(&config.server).await?;
 
     let tracing = guard.tracing().clone();

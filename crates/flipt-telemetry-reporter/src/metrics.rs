@@ -156,7 +156,7 @@ mod tests {
         let registry = Registry::new();
         let metrics = ReporterMetrics::register(&registry).expect("register");
         metrics.ping(PingResult::Failed);
-        let text = flipt_otel::metrics::encode_text(&registry).expect("encode");
+        let text = flipt_otel::encode_text(&registry).expect("encode");
         assert!(text.contains("flipt_telemetry_pings_total{result=\"failed\"} 1"));
         assert!(text.contains("flipt_telemetry_pings_total{result=\"sent\"} 0"));
         assert!(text.contains("flipt_telemetry_reports_received_total{service=\"flipt-cache\"} 0"));

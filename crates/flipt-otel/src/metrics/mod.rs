@@ -23,16 +23,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
-pub use layer::{GrpcMetricsFuture, GrpcMetricsLayer, GrpcMetricsService, MetricsCall};
+pub use layer::GrpcMetricsLayer;
 pub use rpc::*;
 
 use crate::OtelError;
 
 /// `flipt_build_info{version,service}`, always 1.
-pub const FLIPT_BUILD_INFO: &str = "flipt_build_info";
+pub(crate) const FLIPT_BUILD_INFO: &str = "flipt_build_info";
 
 /// Content type of the Prometheus text exposition format 0.0.4.
-pub const TEXT_FORMAT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub(crate) const TEXT_FORMAT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Creates a service's registry with the process collector (`process_*`,
 /// on Linux) and `flipt_build_info{version,service} 1`.

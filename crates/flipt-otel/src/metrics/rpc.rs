@@ -18,34 +18,34 @@ use prometheus::{
 use tonic::Code;
 
 use crate::OtelError;
-use crate::grpc::{self, ALL_CODES, GrpcType};
+use crate::grpc::{self, ALL_CODES};
 
 /// `grpc_server_started_total`
-pub const GRPC_SERVER_STARTED_TOTAL: &str = "grpc_server_started_total";
+pub(crate) const GRPC_SERVER_STARTED_TOTAL: &str = "grpc_server_started_total";
 /// `grpc_server_handled_total`
-pub const GRPC_SERVER_HANDLED_TOTAL: &str = "grpc_server_handled_total";
+pub(crate) const GRPC_SERVER_HANDLED_TOTAL: &str = "grpc_server_handled_total";
 /// `grpc_server_msg_received_total`
-pub const GRPC_SERVER_MSG_RECEIVED_TOTAL: &str = "grpc_server_msg_received_total";
+pub(crate) const GRPC_SERVER_MSG_RECEIVED_TOTAL: &str = "grpc_server_msg_received_total";
 /// `grpc_server_msg_sent_total`
-pub const GRPC_SERVER_MSG_SENT_TOTAL: &str = "grpc_server_msg_sent_total";
+pub(crate) const GRPC_SERVER_MSG_SENT_TOTAL: &str = "grpc_server_msg_sent_total";
 /// `grpc_server_handling_seconds`
-pub const GRPC_SERVER_HANDLING_SECONDS: &str = "grpc_server_handling_seconds";
+pub(crate) const GRPC_SERVER_HANDLING_SECONDS: &str = "grpc_server_handling_seconds";
 /// `grpc_client_started_total`
-pub const GRPC_CLIENT_STARTED_TOTAL: &str = "grpc_client_started_total";
+pub(crate) const GRPC_CLIENT_STARTED_TOTAL: &str = "grpc_client_started_total";
 /// `grpc_client_handled_total`
-pub const GRPC_CLIENT_HANDLED_TOTAL: &str = "grpc_client_handled_total";
+pub(crate) const GRPC_CLIENT_HANDLED_TOTAL: &str = "grpc_client_handled_total";
 /// `grpc_client_msg_received_total`
-pub const GRPC_CLIENT_MSG_RECEIVED_TOTAL: &str = "grpc_client_msg_received_total";
+pub(crate) const GRPC_CLIENT_MSG_RECEIVED_TOTAL: &str = "grpc_client_msg_received_total";
 /// `grpc_client_msg_sent_total`
-pub const GRPC_CLIENT_MSG_SENT_TOTAL: &str = "grpc_client_msg_sent_total";
+pub(crate) const GRPC_CLIENT_MSG_SENT_TOTAL: &str = "grpc_client_msg_sent_total";
 /// `grpc_client_handling_seconds`
-pub const GRPC_CLIENT_HANDLING_SECONDS: &str = "grpc_client_handling_seconds";
+pub(crate) const GRPC_CLIENT_HANDLING_SECONDS: &str = "grpc_client_handling_seconds";
 
 /// Handling-time buckets in seconds: Prometheus' `DefBuckets`
 /// (0.005 … 10) with sub-millisecond buckets in front, because evaluations
 /// and cache lookups finish well under 5 ms and would otherwise all land in
 /// the first bucket.
-pub const HANDLING_SECONDS_BUCKETS: &[f64] = &[
+pub(crate) const HANDLING_SECONDS_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
@@ -57,6 +57,10 @@ const MAX_METHODS: usize = 256;
 
 const LABELS: &[&str] = &["grpc_type", "grpc_service", "grpc_method"];
 const HANDLED_LABELS: &[&str] = &["grpc_type", "grpc_service", "grpc_method", "grpc_code"];
+
+/// The `grpc_type` label: every method is counted as unary (one request,
+/// one response), as every RPC of the services is.
+const GRPC_TYPE: &str = "unary";
 
 /// Which end of the call is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +80,6 @@ struct Families {
 /// Resolved series of one method.
 pub(crate) struct MethodMetrics {
     side: Side,
-    kind: GrpcType,
     started: IntCounter,
     handled: [IntCounter; ALL_CODES.len()],
     msg_received: IntCounter,
@@ -85,12 +88,9 @@ pub(crate) struct MethodMetrics {
 }
 
 impl MethodMetrics {
-    /// Counts a started call (and, for unary calls, the request message).
+    /// Counts a started call and its request message.
     pub(crate) fn start(&self) {
         self.started.inc();
-        if self.kind != GrpcType::Unary {
-            return;
-        }
         match self.side {
             Side::Server => self.msg_received.inc(),
             Side::Client => self.msg_sent.inc(),
@@ -98,11 +98,11 @@ impl MethodMetrics {
     }
 
     /// Counts a finished call with its code and duration (and, for
-    /// successful unary calls, the response message).
+    /// successful calls, the response message).
     pub(crate) fn finish(&self, code: Code, elapsed: Duration) {
         self.handled[code as usize].inc();
         self.handling.observe(elapsed.as_secs_f64());
-        if code != Code::Ok || self.kind != GrpcType::Unary {
+        if code != Code::Ok {
             return;
         }
         match self.side {
@@ -190,20 +190,15 @@ impl RpcMetrics {
         })
     }
 
-    fn resolve(&self, service: &str, method: &str, kind: GrpcType) -> MethodMetrics {
-        let labels = [kind.as_str(), service, method];
+    fn resolve(&self, service: &str, method: &str) -> MethodMetrics {
+        let labels = [GRPC_TYPE, service, method];
         let f = &self.families;
         MethodMetrics {
             side: self.side,
-            kind,
             started: f.started.with_label_values(&labels),
             handled: ALL_CODES.map(|code| {
-                f.handled.with_label_values(&[
-                    kind.as_str(),
-                    service,
-                    method,
-                    grpc::code_name(code),
-                ])
+                f.handled
+                    .with_label_values(&[GRPC_TYPE, service, method, grpc::code_name(code)])
             }),
             msg_received: f.msg_received.with_label_values(&labels),
             msg_sent: f.msg_sent.with_label_values(&labels),
@@ -211,19 +206,8 @@ impl RpcMetrics {
         }
     }
 
-    /// Creates the zero-valued series of a method so dashboards and rate()
-    /// see it before its first call. Registering a method again is a no-op.
-    pub(crate) fn preregister(&self, service: &str, method: &str, kind: GrpcType) {
-        let path = format!("/{service}/{method}");
-        let mut methods = self.methods.write().unwrap_or_else(PoisonError::into_inner);
-        if !methods.contains_key(path.as_str()) {
-            let resolved = Arc::new(self.resolve(service, method, kind));
-            methods.insert(path.into_boxed_str(), resolved);
-        }
-    }
-
     /// Series of the method at `path` (`/package.Service/Method`), created
-    /// as unary on first use. `None` for malformed paths and once
+    /// on first use. `None` for malformed paths and once
     /// [`MAX_METHODS`] distinct methods are known.
     pub(crate) fn method(&self, path: &str) -> Option<Arc<MethodMetrics>> {
         if let Some(found) = self
@@ -242,7 +226,7 @@ impl RpcMetrics {
         if methods.len() >= MAX_METHODS {
             return None;
         }
-        let resolved = Arc::new(self.resolve(service, method, GrpcType::Unary));
+        let resolved = Arc::new(self.resolve(service, method));
         methods.insert(path.into(), Arc::clone(&resolved));
         Some(resolved)
     }
@@ -265,20 +249,6 @@ impl GrpcServerMetrics {
             Side::Server,
         )?)))
     }
-
-    /// Pre-creates zero series for `service`/`method` (full service name,
-    /// e.g. `flipt.evaluation.EvaluationService`, and bare method name) with
-    /// its RPC kind. Methods not pre-registered are counted as unary.
-    pub fn preregister(&self, service: &str, method: &str, kind: GrpcType) {
-        self.0.preregister(service, method, kind);
-    }
-
-    /// Pre-registers several unary methods of one service.
-    pub fn preregister_unary(&self, service: &str, methods: &[&str]) {
-        for method in methods {
-            self.0.preregister(service, method, GrpcType::Unary);
-        }
-    }
 }
 
 /// gRPC client metrics (`grpc_client_*`) for calls to other services.
@@ -292,17 +262,5 @@ impl GrpcClientMetrics {
             registry,
             Side::Client,
         )?)))
-    }
-
-    /// Pre-creates zero series for a called method.
-    pub fn preregister(&self, service: &str, method: &str, kind: GrpcType) {
-        self.0.preregister(service, method, kind);
-    }
-
-    /// Pre-registers several unary methods of one service.
-    pub fn preregister_unary(&self, service: &str, methods: &[&str]) {
-        for method in methods {
-            self.0.preregister(service, method, GrpcType::Unary);
-        }
     }
 }

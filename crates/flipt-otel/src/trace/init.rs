@@ -53,7 +53,7 @@ pub fn init(
 /// The filter for `log.level`: a level name (any case; Flipt's `fatal` and
 /// `panic` mean `error`) or a full `tracing` filter directive such as
 /// `info,flipt_cache=debug`.
-pub fn log_filter(log: &LogConfig) -> Result<EnvFilter, OtelError> {
+pub(crate) fn log_filter(log: &LogConfig) -> Result<EnvFilter, OtelError> {
     let raw = log.level.trim();
     let level = match raw.to_ascii_lowercase().as_str() {
         "trace" => Some("trace"),
@@ -82,7 +82,7 @@ pub fn log_filter(log: &LogConfig) -> Result<EnvFilter, OtelError> {
 
 /// The log-line layer for `log.encoding`, writing to stderr (stdout stays
 /// free for `--print-config` and similar output).
-pub fn log_layer<S>(log: &LogConfig) -> Box<dyn Layer<S> + Send + Sync>
+pub(crate) fn log_layer<S>(log: &LogConfig) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {

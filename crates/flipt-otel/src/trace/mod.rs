@@ -29,11 +29,12 @@ use opentelemetry_sdk::trace::{
 };
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
-pub use client::{ClientTraceFuture, ClientTraceLayer, ClientTraceService};
-pub use init::{ObservabilityGuard, init, log_filter, log_layer};
-pub use propagation::{HeaderExtractor, HeaderInjector, TRACE_ID_HEADER, build_propagator};
-pub use server::{ServerContext, ServerTraceFuture, ServerTraceLayer, ServerTraceService};
-pub use span_call::SpanCall;
+use client::ClientTraceLayer;
+pub use client::ClientTraceService;
+pub use init::{ObservabilityGuard, init};
+pub use propagation::TRACE_ID_HEADER;
+use propagation::build_propagator;
+use server::ServerTraceLayer;
 
 use crate::OtelError;
 use crate::config::{TracingConfig, TracingExporter};

@@ -17,7 +17,7 @@ pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 /// Builds the composite propagator for `tracing.propagators`. An empty list
 /// propagates nothing.
-pub fn build_propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
+pub(crate) fn build_propagator(propagators: &[Propagator]) -> TextMapCompositePropagator {
     let mut parts: Vec<Box<dyn TextMapPropagator + Send + Sync>> = Vec::new();
     for propagator in propagators {
         match propagator {
@@ -29,7 +29,7 @@ pub fn build_propagator(propagators: &[Propagator]) -> TextMapCompositePropagato
 }
 
 /// Reads propagation fields from request headers.
-pub struct HeaderExtractor<'a>(pub &'a HeaderMap);
+pub(crate) struct HeaderExtractor<'a>(pub &'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
@@ -50,7 +50,7 @@ impl Extractor for HeaderExtractor<'_> {
 /// repeated headers that compress well (under load, searching and
 /// inserting these values cost the evaluation service about 3 µs of its
 /// ~120 µs of CPU per request).
-pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
+pub(crate) struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {

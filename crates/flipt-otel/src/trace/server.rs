@@ -30,12 +30,6 @@ use crate::grpc;
 /// interesting traces (Flipt keeps them outside its traced routes too).
 const UNTRACED_PATHS: &[&str] = &["/metrics", "/health"];
 
-/// The request's trace context (its SERVER span), stored in the request
-/// extensions so handlers can reach it after spawning work; inside the
-/// handler's own future `Context::current()` returns the same context.
-#[derive(Clone, Debug)]
-pub struct ServerContext(pub Context);
-
 /// Layer creating SERVER spans; see the module docs.
 #[derive(Clone)]
 pub struct ServerTraceLayer {
@@ -80,7 +74,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         if UNTRACED_PATHS.contains(&request.uri().path()) {
             return ServerTraceFuture {
                 inner: self.inner.call(request).with_context(Context::current()),
@@ -102,7 +96,6 @@ where
         }
         let cx = parent.with_span(span);
         let trace_id = trace_id_value(cx.span().span_context().trace_id());
-        request.extensions_mut().insert(ServerContext(cx.clone()));
         // Work done synchronously in `call` belongs to the span as well.
         let inner = {
             let _attached = cx.clone().attach();

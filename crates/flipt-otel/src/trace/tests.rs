@@ -7,6 +7,7 @@ use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use opentelemetry_sdk::trace::InMemorySpanExporter;
 use tracing_subscriber::layer::SubscriberExt as _;
 
+use super::init::log_filter;
 use super::*;
 use crate::config::{JaegerConfig, LogConfig, LogEncoding, OtlpConfig};
 

@@ -11,13 +11,13 @@ use tokio::task::JoinHandle;
 use tonic::transport::{Channel, Endpoint};
 
 /// Bound for every wait in these tests.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// Health service method used as the test RPC.
-pub const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
+pub(crate) const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
 /// A router served on a loopback port until dropped.
-pub struct Served {
+pub(crate) struct Served {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -33,7 +33,7 @@ impl Drop for Served {
 }
 
 /// Serves `router` (HTTP/1 and h2c) on 127.0.0.1:0.
-pub async fn serve(router: axum::Router) -> Served {
+pub(crate) async fn serve(router: axum::Router) -> Served {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -54,13 +54,13 @@ pub async fn serve(router: axum::Router) -> Served {
 }
 
 /// The health service as an axum router, "" reported SERVING.
-pub fn health_router() -> axum::Router {
+pub(crate) fn health_router() -> axum::Router {
     let (_reporter, health) = tonic_health::server::health_reporter();
     tonic::service::Routes::new(health).into_axum_router()
 }
 
 /// A connected channel to `addr`.
-pub async fn channel(addr: SocketAddr) -> Channel {
+pub(crate) async fn channel(addr: SocketAddr) -> Channel {
     let endpoint = Endpoint::from_shared(format!("http://{addr}")).expect("endpoint");
     tokio::time::timeout(WAIT, endpoint.connect())
         .await
@@ -69,7 +69,7 @@ pub async fn channel(addr: SocketAddr) -> Channel {
 }
 
 /// A channel to a loopback port nobody listens on (bound, then released).
-pub async fn dead_channel() -> Channel {
+pub(crate) async fn dead_channel() -> Channel {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -81,7 +81,7 @@ pub async fn dead_channel() -> Channel {
 }
 
 /// A `Check` request for `service`.
-pub fn check(service: &str) -> tonic_health::pb::HealthCheckRequest {
+pub(crate) fn check(service: &str) -> tonic_health::pb::HealthCheckRequest {
     tonic_health::pb::HealthCheckRequest {
         service: service.to_owned(),
     }

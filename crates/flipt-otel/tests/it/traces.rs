@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::routing::get;
 use flipt_otel::ServiceTracing;
-use flipt_otel::config::TracingConfig;
+use flipt_otel::TracingConfig;
 use flipt_otel::testing::{OtlpReceiver, ReceivedSpan};
-use flipt_otel::trace::{ClientTraceService, TRACE_ID_HEADER};
+use flipt_otel::{ClientTraceService, TRACE_ID_HEADER};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, TraceContextExt as _};
 use tonic::transport::Channel;
@@ -294,9 +294,9 @@ async fn otlp_headers_and_resource_reach_the_collector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_exports_tracing_spans_and_installs_once() {
     let receiver = OtlpReceiver::start().await.expect("receiver");
-    let log = flipt_otel::config::LogConfig {
+    let log = flipt_otel::LogConfig {
         level: "warn,flipt_init_test=info".to_owned(),
-        encoding: flipt_otel::config::LogEncoding::Json,
+        encoding: flipt_otel::LogEncoding::Json,
     };
     let config = receiver.tracing_config();
     let guard =

@@ -43,7 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use error::{ConfigError, EXIT_CONFIG, EXIT_USAGE, InvalidValue};
-pub use flipt_otel::config::{
+pub use flipt_otel::{
     JaegerConfig, LogConfig, LogEncoding, MetricsConfig, OtlpConfig, Propagator, TracingConfig,
     TracingExporter,
 };

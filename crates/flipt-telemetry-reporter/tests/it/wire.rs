@@ -152,7 +152,7 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
 
     let listeners = Listeners::ephemeral().await.expect("listeners");
     let grpc_url = format!("http://{}", listeners.grpc_addr());
-    let registry = flipt_otel::metrics::service_registry(
+    let registry = flipt_otel::service_registry(
         "flipt-telemetry-reporter",
         flipt_telemetry_reporter::VERSION,
     )
@@ -212,7 +212,7 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
     sink.wait_for(seen + 1).await;
     assert!(metric(&registry, PINGS_TOTAL, &[("result", "sent")]) >= seen as f64);
     assert!(metric(&registry, LAST_SUCCESS_TIMESTAMP_SECONDS, &[]) > 1.6e9);
-    let text = flipt_otel::metrics::encode_text(&registry).expect("encode");
+    let text = flipt_otel::encode_text(&registry).expect("encode");
     flipt_otel::testing::promtool_check(&text).expect("promtool finds no problem");
 
     let state = std::fs::read_to_string(dir.path().join(STATE_FILE)).expect("state file");

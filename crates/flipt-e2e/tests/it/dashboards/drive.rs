@@ -129,7 +129,7 @@ pub async fn start_reporter(sink: &Sink, state_dir: &Path) -> Reporter {
     let config = load_from::<TelemetryReporterConfig>(None, &env)
         .expect("reporter config")
         .config;
-    let registry = flipt_otel::metrics::service_registry(
+    let registry = flipt_otel::service_registry(
         "flipt-telemetry-reporter",
         flipt_telemetry_reporter::VERSION,
     )
