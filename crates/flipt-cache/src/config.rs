@@ -3,7 +3,7 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use flipt_server::config::{
+use flipt_server::{
     CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, InvalidValue, Secret, ServiceConfig, duration, port,
 };
 use serde::{Deserialize, Serialize};

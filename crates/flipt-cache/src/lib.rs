@@ -14,8 +14,9 @@ use std::future::Future;
 
 use flipt_otel::{GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router};
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
-use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server, usage::UsageFacts};
+use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use flipt_store::{LoadError, Store, StoreOptions};
+use flipt_usage::UsageFacts;
 use prometheus::Registry;
 use tonic::service::Routes;
 
@@ -105,7 +106,7 @@ pub async fn run(
         storage_type: Some(config.service.storage.storage_type.as_str()),
         cache_backend: Some(config.service.cache.backend.as_str()),
     };
-    flipt_server::usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
+    flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
 
     // Ready as soon as flags are loaded: they are, since start() returned.
     let health = Health::new([SERVICE_NAME]);

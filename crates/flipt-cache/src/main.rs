@@ -8,7 +8,7 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = parse_args();
     let loaded = load_or_exit::<CacheServiceConfig>(&cli);
     let config = loaded.config.clone();
-    let env: std::collections::HashMap<String, String> = flipt_server::cli::process_env().collect();
+    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
 
     let guard = flipt_otel::init("flipt-cache", VERSION, &config.log, &config.tracing, &env)?;
     loaded.log_warnings();

@@ -19,10 +19,7 @@ use anyhow::{Context as _, Result};
 use flipt_cache::config::CacheServiceConfig;
 use flipt_evaluation::config::EvaluationServiceConfig;
 use flipt_otel::ServiceTracing;
-use flipt_server::{
-    Listeners,
-    config::{ServiceConfig, load_from},
-};
+use flipt_server::{Listeners, ServiceConfig, load_from};
 use prometheus::Registry;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 

@@ -2,7 +2,7 @@
 //! (`services.cache.*` says where flag state comes from) and
 //! `evaluation.limits.*`.
 
-use flipt_server::config::{
+use flipt_server::{
     Config, EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, InvalidValue, ServiceConfig,
 };
 use serde::{Deserialize, Serialize};

@@ -105,8 +105,8 @@ pub async fn run(
         data_service_server::SERVICE_NAME,
     ]);
     let tasks = BackgroundTasks::new();
-    let usage = flipt_server::usage::UsageFacts::default();
-    flipt_server::usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
+    let usage = flipt_usage::UsageFacts::default();
+    flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
     tasks.spawn(readiness::probe_cache(
         channel,
         settings.timeout,

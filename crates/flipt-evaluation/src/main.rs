@@ -9,7 +9,7 @@ async fn main() -> anyhow::Result<()> {
     let cli: Cli = parse_args();
     let loaded = load_or_exit::<EvaluationServiceConfig>(&cli);
     let config = loaded.config.clone();
-    let env: std::collections::HashMap<String, String> = flipt_server::cli::process_env().collect();
+    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
 
     let guard = flipt_otel::init(
         "flipt-evaluation",

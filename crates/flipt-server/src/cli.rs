@@ -33,7 +33,7 @@ pub struct Cli {
 
 impl Cli {
     /// A loader for this command line and the given env vars.
-    pub fn loader<I, K, V>(&self, env: I) -> Loader
+    fn loader<I, K, V>(&self, env: I) -> Loader
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,

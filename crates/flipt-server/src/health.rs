@@ -24,7 +24,7 @@ use tonic_health::pb::health_server::{Health as GrpcHealthApi, HealthServer};
 use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 /// The HTTP health path (Flipt's).
-pub const HEALTH_PATH: &str = "/health";
+pub(crate) const HEALTH_PATH: &str = "/health";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Readiness {

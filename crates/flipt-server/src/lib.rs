@@ -1,32 +1,38 @@
 //! Shared bootstrap for the Flipt service binaries (DESIGN.md §3, §5):
 //!
-//! * [`config`]: typed config loading (defaults → `--config` YAML →
-//!   `FLIPT_*` env), with unknown-key warnings, one-line errors and
-//!   `--print-config`;
-//! * [`cli`]: the `--config` / `--print-config` flags and the load-or-exit
-//!   step of `main`;
+//! * [`Config`]: typed config loading (defaults → `--config` YAML →
+//!   `FLIPT_*` env, [`load_from`]), with unknown-key warnings, one-line
+//!   errors and `--print-config`;
+//! * [`Cli`]: the `--config` / `--print-config` flags and the load-or-exit
+//!   step of `main` ([`load_or_exit`]);
 //! * [`Listeners`] and [`Server`]: gRPC and HTTP on two listeners with
 //!   `grpc.health.v1.Health`, gRPC reflection and `GET /health` added once;
 //! * [`Health`]: readiness, shared by gRPC and HTTP health;
 //! * [`shutdown_signal`] and [`BackgroundTasks`]: graceful shutdown;
 //! * a tally of requests accepted, answered and cancelled, logged when the
-//!   servers stop;
-//! * [`usage`]: usage reports to the telemetry reporter.
+//!   servers stop.
 
-pub mod cli;
-pub mod config;
+mod cli;
+mod config;
 mod error;
 mod health;
 mod listeners;
 mod serve;
 mod shutdown;
 mod tally;
-pub mod usage;
 
-pub use cli::{Cli, load_or_exit, parse_args};
-pub use config::{Config, Loaded, ServiceConfig};
+pub use cli::{Cli, load_and_print, load_or_exit, parse_args, process_env};
+#[cfg(feature = "testing")]
+pub use config::testing;
+pub use config::{
+    CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, ConfigError, EVALUATION_GRPC_PORT,
+    EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogConfig, LogEncoding, MASK,
+    Propagator, Secret, ServiceAddress, ServiceConfig, TELEMETRY_REPORTER_GRPC_PORT,
+    TELEMETRY_REPORTER_HTTP_PORT, TracingConfig, TracingExporter, duration, load_from, port,
+    to_yaml,
+};
 pub use error::ServeError;
-pub use health::{GrpcHealth, HEALTH_PATH, Health};
+pub use health::Health;
 pub use listeners::Listeners;
-pub use serve::{DEFAULT_GRACE_PERIOD, Server};
+pub use serve::Server;
 pub use shutdown::{BackgroundTasks, shutdown_signal};

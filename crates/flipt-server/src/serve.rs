@@ -24,7 +24,7 @@ type RouterMap = Box<dyn FnOnce(Router) -> Router + Send>;
 
 /// Default for [`Server::grace_period`]; services pass
 /// `server.shutdown_grace_period`.
-pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);
 
 /// What one service serves. Build it, then [`Server::serve`] it.
 pub struct Server {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use flipt_server::config::{
+use flipt_server::{
     Config, InvalidValue, Secret, ServiceConfig, TELEMETRY_REPORTER_GRPC_PORT,
     TELEMETRY_REPORTER_HTTP_PORT, duration,
 };
@@ -168,7 +168,7 @@ pub fn opt_out(config: &Config<TelemetryReporterConfig>) -> Option<OptOut> {
 
 #[cfg(test)]
 mod tests {
-    use flipt_server::config::load_from;
+    use flipt_server::load_from;
 
     use super::*;
 

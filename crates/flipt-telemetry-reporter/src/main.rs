@@ -37,7 +37,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let args: Args = parse_args();
     let loaded = load_or_exit::<TelemetryReporterConfig>(&args.cli);
-    let env: std::collections::HashMap<String, String> = flipt_server::cli::process_env().collect();
+    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
     let mut config = loaded.config.clone();
     config.meta.state_directory =
         resolve_state_directory(&config.meta.state_directory, &env).unwrap_or_default();

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use flipt_server::Config;
-use flipt_server::config::TracingExporter;
+use flipt_server::TracingExporter;
 use segment::Message;
 use time::OffsetDateTime;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -192,7 +192,7 @@ pub struct Reporter {
 /// interval, and at least two of the services' report intervals so one
 /// missed report does not drop it.
 fn book_window(interval: Duration) -> Duration {
-    interval.max(flipt_server::usage::REPORT_INTERVAL * 2)
+    interval.max(flipt_usage::REPORT_INTERVAL * 2)
 }
 
 /// The reporter's own trace exporter, when it exports traces.

@@ -13,7 +13,7 @@ use flipt_proto::evaluation::{
 use flipt_proto::telemetry::v1::{
     PreviewRequest, telemetry_reporter_service_client::TelemetryReporterServiceClient,
 };
-use flipt_server::{Listeners, config::load_from};
+use flipt_server::{Listeners, load_from};
 use flipt_telemetry_reporter::config::TelemetryReporterConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -5,8 +5,8 @@
 //! `--print-config`.
 
 use flipt_evaluation::config::EvaluationServiceConfig;
-use flipt_server::config::load_from;
-use flipt_server::config::testing::{
+use flipt_server::load_from;
+use flipt_server::testing::{
     KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case, common_cases,
     keys_and_covered, no_warnings, run_binary,
 };

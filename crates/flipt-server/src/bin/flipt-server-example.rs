@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::process;
 
-use flipt_server::config::{Config, ServiceConfig};
 use flipt_server::{
     BackgroundTasks, Cli, Health, Listeners, ServeError, Server, load_or_exit, parse_args,
     shutdown_signal,
 };
+use flipt_server::{Config, ServiceConfig};
 use serde::{Deserialize, Serialize};
 
 /// No sections of its own; only the ports differ from the defaults.

@@ -1,6 +1,6 @@
 //! Serde adapter for [`Duration`] fields written the way Flipt (Go) writes
 //! them: `30s`, `4h`, `1m30s`, `500ms`. Use with
-//! `#[serde(with = "flipt_server::config::duration")]`.
+//! `#[serde(with = "flipt_server::duration")]`.
 //!
 //! Parsing is `humantime`'s; this module only adds an error that says what
 //! is allowed, so a bad value becomes a one-line config error naming it.

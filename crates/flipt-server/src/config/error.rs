@@ -5,11 +5,10 @@ use std::io;
 
 use figment::error::{Actual, Kind};
 
-use super::keys::{KeyKind, KnownKeys};
-use super::load::{Origin, Origins};
+use super::keys::{KeyKind, KnownKeys, Origin, Origins};
 
 /// Exit code for a config that cannot be used (bad value, bad YAML).
-pub const EXIT_CONFIG: i32 = 1;
+pub(crate) const EXIT_CONFIG: i32 = 1;
 /// Exit code for a usage error (`EX_USAGE`): bad flags, a `--config` path
 /// that cannot be read.
 pub const EXIT_USAGE: i32 = 64;

@@ -10,7 +10,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use figment::value::{Num, Value};
 
 /// The prefix of every configuration env var.
-pub const ENV_PREFIX: &str = "FLIPT_";
+pub(crate) const ENV_PREFIX: &str = "FLIPT_";
+
+/// Where a key's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// The config file.
+    File,
+    /// An env var, with its raw value.
+    Env { var: String, raw: String },
+}
+
+/// Origin of every key the file or env set.
+pub(crate) type Origins = BTreeMap<String, Origin>;
 
 /// What kind of value a key holds, from its default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +101,7 @@ impl KnownKeys {
     }
 
     /// Every leaf and map-valued key with its kind, in key order.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn leaves(&self) -> impl Iterator<Item = (&str, KeyKind)> {
         self.leaves.iter().map(|(key, kind)| (key.as_str(), *kind))
     }
@@ -145,7 +158,7 @@ impl KnownKeys {
 }
 
 /// `FLIPT_` + the key upper-cased with `.` → `_`.
-pub fn env_name(key: &str) -> String {
+pub(crate) fn env_name(key: &str) -> String {
     let mut name = String::with_capacity(ENV_PREFIX.len() + key.len());
     name.push_str(ENV_PREFIX);
     name.extend(key.chars().map(|c| {

@@ -17,7 +17,7 @@ use figment::value::{Dict, Value};
 use serde::Deserialize;
 
 use super::error::ConfigError;
-use super::keys::{ENV_PREFIX, EnvTarget, KeyKind, KnownKeys, env_name, scalar_to_string};
+use super::keys::{ENV_PREFIX, EnvTarget, KeyKind, KnownKeys, Origin, Origins, scalar_to_string};
 use super::{
     Config, LogConfig, MetaConfig, MetricsConfig, ServerConfig, ServiceConfig, ServicesConfig,
     TracingConfig, validate_common,
@@ -29,18 +29,6 @@ const OTEL_ENDPOINT_VARS: [&str; 2] = [
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
-
-/// Where a key's value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
-    /// The config file.
-    File,
-    /// An env var, with its raw value.
-    Env { var: String, raw: String },
-}
-
-/// Origin of every key the file or env set.
-pub(crate) type Origins = BTreeMap<String, Origin>;
 
 /// A loaded configuration and the warnings found on the way.
 #[derive(Debug, Clone)]
@@ -69,25 +57,25 @@ enum FileSource {
 
 /// Builds a [`Config<S>`] from defaults, an optional YAML file and env vars.
 #[derive(Debug, Clone, Default)]
-pub struct Loader {
+pub(crate) struct Loader {
     file: Option<FileSource>,
     env: BTreeMap<String, String>,
 }
 
 impl Loader {
     /// A loader with no file and no env: defaults only.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Reads this YAML file (`--config FILE`).
-    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+    pub(crate) fn file(mut self, path: impl Into<PathBuf>) -> Self {
         self.file = Some(FileSource::Path(path.into()));
         self
     }
 
     /// Uses this YAML text as the config file; `name` appears in messages.
-    pub fn yaml(mut self, name: impl Into<String>, yaml: impl Into<String>) -> Self {
+    pub(crate) fn yaml(mut self, name: impl Into<String>, yaml: impl Into<String>) -> Self {
         self.file = Some(FileSource::Inline {
             name: name.into(),
             yaml: yaml.into(),
@@ -96,7 +84,7 @@ impl Loader {
     }
 
     /// Adds env vars (the process env in `main`, a literal list in tests).
-    pub fn env<I, K, V>(mut self, vars: I) -> Self
+    pub(crate) fn env<I, K, V>(mut self, vars: I) -> Self
     where
         I: IntoIterator<Item = (K, V)>,
         K: Into<String>,
@@ -108,7 +96,7 @@ impl Loader {
     }
 
     /// Loads and validates the configuration.
-    pub fn load<S: ServiceConfig>(&self) -> Result<Loaded<S>, ConfigError> {
+    pub(crate) fn load<S: ServiceConfig>(&self) -> Result<Loaded<S>, ConfigError> {
         let keys = derive_keys::<S>()?;
         let mut warnings = Vec::new();
         let mut origins = Origins::new();
@@ -230,12 +218,14 @@ pub fn load_from<S: ServiceConfig>(
 }
 
 /// Every key of `Config<S>` with its env var, in key order. Map-valued keys
-/// show their per-entry form (`FLIPT_TRACING_OTLP_HEADERS_<NAME>`).
-pub fn known_keys<S: ServiceConfig>() -> Result<Vec<(String, String)>, ConfigError> {
+/// show their per-entry form (`FLIPT_TRACING_OTLP_HEADERS_<NAME>`). For
+/// the tests that every key is covered.
+#[cfg(any(test, feature = "testing"))]
+pub(crate) fn known_keys<S: ServiceConfig>() -> Result<Vec<(String, String)>, ConfigError> {
     let keys = derive_keys::<S>()?;
     let mut out = Vec::new();
     for (key, kind) in keys.leaves() {
-        let mut env = env_name(key);
+        let mut env = super::keys::env_name(key);
         if kind == KeyKind::Map {
             env.push_str("_<NAME>");
         }

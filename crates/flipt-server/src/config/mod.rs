@@ -41,14 +41,17 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tonic::transport::Endpoint;
 
-pub use error::{ConfigError, EXIT_CONFIG, EXIT_USAGE, InvalidValue};
-pub use flipt_otel::{
-    JaegerConfig, LogConfig, LogEncoding, MetricsConfig, OtlpConfig, Propagator, TracingConfig,
-    TracingExporter,
-};
-pub use keys::{ENV_PREFIX, env_name};
-pub use load::{Loaded, Loader, known_keys, load_from};
+pub use error::{ConfigError, EXIT_USAGE, InvalidValue};
+use flipt_otel::MetricsConfig;
+pub use flipt_otel::{LogConfig, LogEncoding, Propagator, TracingConfig, TracingExporter};
+#[cfg(feature = "testing")]
+use keys::env_name;
+pub(crate) use load::Loader;
+#[cfg(any(test, feature = "testing"))]
+use load::known_keys;
+pub use load::{Loaded, load_from};
 pub use print::to_yaml;
 pub use secret::{MASK, Secret};
 
@@ -215,7 +218,7 @@ pub struct ServiceAddress {
 
 /// Default for `services.<name>.timeout`: far above a healthy call (well
 /// under a millisecond on one host), well below a client's patience.
-pub const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const DEFAULT_SERVICE_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl Default for ServiceAddress {
     fn default() -> Self {
@@ -236,6 +239,17 @@ impl ServiceAddress {
     pub fn get(&self) -> Option<&str> {
         let address = self.address.trim();
         (!address.is_empty()).then_some(address)
+    }
+
+    /// The endpoint of a non-empty address, not connected yet: `timeout`
+    /// bounds the connection and every call. Clients add their own
+    /// settings on top.
+    ///
+    /// # Errors
+    /// The address is not a URI.
+    pub fn endpoint(&self) -> Result<Endpoint, tonic::transport::Error> {
+        let endpoint = Endpoint::from_shared(self.address.trim().to_owned())?;
+        Ok(endpoint.connect_timeout(self.timeout).timeout(self.timeout))
     }
 }
 

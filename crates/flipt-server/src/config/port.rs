@@ -1,6 +1,6 @@
 //! Serde adapter for TCP port fields (`u16`), with an error that says what a
 //! port is instead of serde's `u16`. Use with
-//! `#[serde(deserialize_with = "flipt_server::config::port::deserialize")]`.
+//! `#[serde(deserialize_with = "flipt_server::port::deserialize")]`.
 
 use std::fmt;
 

@@ -3,8 +3,8 @@
 
 use clap::{Parser, Subcommand};
 use flipt_server::Cli;
-use flipt_server::cli::load_and_print;
-use flipt_server::config::{ConfigError, EXIT_USAGE, MASK};
+use flipt_server::load_and_print;
+use flipt_server::{ConfigError, EXIT_USAGE, MASK};
 
 use crate::support::CacheSections;
 

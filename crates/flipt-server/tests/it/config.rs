@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use flipt_server::config::testing::{
+use flipt_server::testing::{
     KeyCase, assert_each_from_env, assert_each_from_file, case, common_cases, keys_and_covered,
     no_warnings,
 };
-use flipt_server::config::{LogEncoding, MASK, Propagator, TracingExporter, load_from, to_yaml};
+use flipt_server::{LogEncoding, MASK, Propagator, TracingExporter, load_from, to_yaml};
 
 use crate::support::{Backend, CacheSections};
 

@@ -128,7 +128,7 @@ impl Running {
 }
 
 /// A raw HTTP/1.1 GET: (status, content type, body).
-pub async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String, String)> {
+pub(crate) async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String, String)> {
     let exchange = async {
         let mut stream = TcpStream::connect(addr).await?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");

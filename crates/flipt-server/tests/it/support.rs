@@ -2,20 +2,20 @@
 
 use std::time::Duration;
 
-use flipt_server::config::{self, Config, InvalidValue, Secret, ServiceConfig};
+use flipt_server::{Config, InvalidValue, Secret, ServiceConfig};
 use serde::{Deserialize, Serialize};
 
 /// Sections of a cache-like service: `storage.*` and `cache.*`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct CacheSections {
+pub(crate) struct CacheSections {
     pub storage: Storage,
     pub cache: Cache,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Storage {
+pub(crate) struct Storage {
     pub local: Local,
 }
 
@@ -29,13 +29,13 @@ impl Default for Storage {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Local {
+pub(crate) struct Local {
     pub path: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Backend {
+pub(crate) enum Backend {
     #[default]
     Memory,
     Redis,
@@ -43,9 +43,9 @@ pub enum Backend {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Cache {
+pub(crate) struct Cache {
     pub backend: Backend,
-    #[serde(with = "config::duration")]
+    #[serde(with = "flipt_server::duration")]
     pub ttl: Duration,
     pub redis: Redis,
 }
@@ -62,9 +62,9 @@ impl Default for Cache {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Redis {
+pub(crate) struct Redis {
     pub host: String,
-    #[serde(deserialize_with = "config::port::deserialize")]
+    #[serde(deserialize_with = "flipt_server::port::deserialize")]
     pub port: u16,
     pub password: Secret,
 }
@@ -81,8 +81,8 @@ impl Default for Redis {
 
 impl ServiceConfig for CacheSections {
     const SERVICE_NAME: &'static str = "flipt-cache";
-    const DEFAULT_GRPC_PORT: u16 = config::CACHE_GRPC_PORT;
-    const DEFAULT_HTTP_PORT: u16 = config::CACHE_HTTP_PORT;
+    const DEFAULT_GRPC_PORT: u16 = flipt_server::CACHE_GRPC_PORT;
+    const DEFAULT_HTTP_PORT: u16 = flipt_server::CACHE_HTTP_PORT;
 
     fn validate(config: &Config<Self>, _warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
         if config.service.cache.ttl.is_zero() {
@@ -97,4 +97,4 @@ impl ServiceConfig for CacheSections {
 }
 
 /// Bounds every await in a test.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use flipt_server::Config;
-use flipt_server::config::load_from;
+use flipt_server::load_from;
 use flipt_telemetry_reporter::config::TelemetryReporterConfig;
 use flipt_telemetry_reporter::sender::{SendError, SendFuture, Transport};
 use segment::Message;

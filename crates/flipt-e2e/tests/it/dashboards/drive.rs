@@ -14,7 +14,7 @@ use flipt_proto::evaluation::{
     BatchEvaluationRequest, EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
 use flipt_server::Listeners;
-use flipt_server::config::load_from;
+use flipt_server::load_from;
 use flipt_telemetry_reporter::config::TelemetryReporterConfig;
 use prometheus::Registry;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

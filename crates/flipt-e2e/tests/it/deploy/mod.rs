@@ -332,10 +332,10 @@ fn compose_default(value: &str) -> String {
 
 /// Loads `deploy/config/<file>` with the `FLIPT_*` environment compose
 /// gives `service`, through the services' own config loader.
-fn load_compose_config<S: flipt_server::config::ServiceConfig>(
+fn load_compose_config<S: flipt_server::ServiceConfig>(
     service: &str,
     file: &str,
-) -> flipt_server::config::Loaded<S> {
+) -> flipt_server::Loaded<S> {
     let services = services(&compose());
     let env: Vec<(String, String)> = services[service]["environment"]
         .as_mapping()
@@ -355,7 +355,7 @@ fn load_compose_config<S: flipt_server::config::ServiceConfig>(
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let yaml =
         std::fs::read_to_string(root().join("deploy/config").join(file)).expect("read config");
-    flipt_server::config::load_from::<S>(Some(&yaml), &env)
+    flipt_server::load_from::<S>(Some(&yaml), &env)
         .unwrap_or_else(|e| panic!("deploy/config/{file} with {service}'s compose env: {e}"))
 }
 

@@ -1,5 +1,8 @@
 //! Usage reports from a service to the telemetry reporter
-//! (`flipt.telemetry.v1.TelemetryReporterService/Report`).
+//! (`flipt.telemetry.v1.TelemetryReporterService/Report`): the client side
+//! of the reporter's API, shared by the services that report (evaluation,
+//! cache) so that none of them depends on the reporter service, and read by
+//! the reporter for [`REPORT_INTERVAL`], the schedule both ends agree on.
 //!
 //! A service calls [`spawn_usage_reports`] once in its `run`. The reports
 //! go out from a background task, at start and then every
@@ -19,17 +22,16 @@ use std::time::Duration;
 use flipt_proto::telemetry::v1::{
     ReportRequest, UsageReport, telemetry_reporter_service_client::TelemetryReporterServiceClient,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
-use crate::BackgroundTasks;
-use crate::config::{Config, ServiceConfig, TracingExporter};
+use flipt_server::{BackgroundTasks, Config, ServiceConfig, TracingExporter};
 
 /// Time between two reports once the reporter has acknowledged one.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 /// First wait after a failed report; doubled per failure up to
 /// [`REPORT_INTERVAL`], so a reporter that starts later is reached soon.
-pub const RETRY_AFTER: Duration = Duration::from_secs(30);
+const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Facts only the service knows; the rest comes from its config.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -42,7 +44,7 @@ pub struct UsageFacts {
 
 /// The report `config` describes, or `None` when this service must not
 /// report (no address, or telemetry off).
-pub fn usage_report<S: ServiceConfig>(
+fn usage_report<S: ServiceConfig>(
     config: &Config<S>,
     version: &str,
     facts: UsageFacts,
@@ -78,12 +80,10 @@ pub fn spawn_usage_reports<S: ServiceConfig>(
         return;
     };
     let target = &config.services.telemetry;
-    let address = target.get().unwrap_or_default().to_owned();
+    let address = target.address.trim().to_owned();
     // The loader checked the address; a bad one only stops reporting.
-    let endpoint = match Endpoint::from_shared(address.clone()) {
-        Ok(endpoint) => endpoint
-            .connect_timeout(target.timeout)
-            .timeout(target.timeout),
+    let endpoint = match target.endpoint() {
+        Ok(endpoint) => endpoint,
         Err(err) => {
             tracing::warn!(%address, error = %err, "invalid services.telemetry.address, usage is not reported");
             return;
@@ -132,8 +132,9 @@ async fn report_loop(channel: Channel, address: String, report: UsageReport, tim
 
 #[cfg(test)]
 mod tests {
+    use flipt_server::load_from;
+
     use super::*;
-    use crate::config::load_from;
 
     #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
     struct Sections {}
