@@ -8,8 +8,6 @@ use flipt_server::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::backend::BackendKind;
-
 /// Sections read by `flipt-cache` on top of the common ones.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -105,6 +103,26 @@ impl Default for LocalStorageConfig {
     }
 }
 
+/// `cache.backend`: which backend serves cached entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// In-process, bounded, per replica.
+    Memory,
+    /// Redis, shared by replicas.
+    Redis,
+}
+
+impl BackendKind {
+    /// Label value used in metrics, logs and the usage report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Memory => "memory",
+            BackendKind::Redis => "redis",
+        }
+    }
+}
+
 /// `cache.*`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -181,7 +199,7 @@ impl Default for RedisCacheConfig {
 }
 
 /// `net_timeout` when the config leaves it at 0.
-pub const DEFAULT_REDIS_NET_TIMEOUT: Duration = Duration::from_millis(100);
+pub(crate) const DEFAULT_REDIS_NET_TIMEOUT: Duration = Duration::from_millis(100);
 
 impl RedisCacheConfig {
     /// The connect timeout in effect.

@@ -10,7 +10,7 @@ use flipt_proto::evaluation as pb;
 
 /// A core flag as an `EvaluationFlag` message. Each rule is emitted once,
 /// whatever its number of segments (Flipt v1 repeats multi-segment rules).
-pub fn flag_to_proto(flag: &Flag) -> pb::EvaluationFlag {
+pub(crate) fn flag_to_proto(flag: &Flag) -> pb::EvaluationFlag {
     let flag_type = match flag.flag_type {
         FlagType::Variant => pb::EvaluationFlagType::VariantFlagType,
         FlagType::Boolean => pb::EvaluationFlagType::BooleanFlagType,

@@ -3,12 +3,12 @@
 //! change, and serves per-flag evaluation state and namespace snapshots over
 //! gRPC (`flipt.cache.v1.CacheService`) through a cache backend.
 
-pub mod backend;
-pub mod config;
-pub mod convert;
-pub mod metrics;
-pub mod reload;
-pub mod service;
+mod backend;
+mod config;
+mod convert;
+mod metrics;
+mod reload;
+mod service;
 
 use std::future::Future;
 
@@ -21,11 +21,15 @@ use prometheus::Registry;
 use tonic::service::Routes;
 
 use crate::{
-    backend::{Backend, BackendKind, BackendSettings, MemoryBackend, RedisBackend, RedisSettings},
-    config::CacheServiceConfig,
+    backend::Backend,
     metrics::{CacheMetrics, StorageMetrics},
     reload::reload_hook,
     service::FlagStateService,
+};
+pub use crate::{
+    backend::BackendError,
+    config::{BackendKind, CacheServiceConfig, StorageType},
+    metrics::STORAGE_RELOADS_TOTAL,
 };
 
 /// Build version reported in metrics and logs.
@@ -48,7 +52,7 @@ pub enum RunError {
     Backend {
         /// What was wrong.
         #[source]
-        source: crate::backend::BackendError,
+        source: BackendError,
     },
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
@@ -87,7 +91,8 @@ pub async fn run(
         "flags loaded"
     );
 
-    let backend = build_backend(&config.service)?;
+    let backend =
+        Backend::new(&config.service.cache).map_err(|source| RunError::Backend { source })?;
     if let Backend::Redis(redis) = &backend {
         tasks.spawn(redis.clone().count_entries(tasks.token()));
     }
@@ -121,43 +126,4 @@ pub async fn run(
         .await;
     tasks.shutdown(config.server.shutdown_grace_period).await;
     result.map_err(RunError::from)
-}
-
-fn build_backend(config: &CacheServiceConfig) -> Result<Backend, RunError> {
-    let settings = BackendSettings {
-        ttl: config.cache.ttl,
-        max_entries: config.cache.memory.max_entries,
-    };
-    let backend = match config.cache.backend {
-        BackendKind::Memory => Backend::Memory(MemoryBackend::new(&settings)),
-        BackendKind::Redis => {
-            let redis = &config.cache.redis;
-            let redis_settings = RedisSettings {
-                host: redis.host.clone(),
-                port: redis.port,
-                db: redis.db,
-                username: redis.username.clone(),
-                password: redis.password.expose().to_owned(),
-                prefix: redis.prefix.clone(),
-                require_tls: redis.require_tls,
-                insecure_skip_tls: redis.insecure_skip_tls,
-                pool_size: redis.effective_pool_size(),
-                net_timeout: redis.effective_net_timeout(),
-            };
-            let backend = RedisBackend::new(&redis_settings, &settings)
-                .map_err(|source| RunError::Backend { source })?;
-            // Not connected yet: a Redis that is down at start degrades the
-            // service (answers come from the loaded flags) instead of
-            // stopping it; the first lookups connect.
-            tracing::info!(
-                address = backend.address(),
-                tls = redis.require_tls,
-                connections = redis_settings.pool_size,
-                net_timeout = ?redis_settings.net_timeout,
-                "cache backend: redis"
-            );
-            Backend::Redis(backend)
-        }
-    };
-    Ok(backend)
 }

@@ -1,6 +1,6 @@
 //! `flipt-cache`: loads flag files and serves flag state over gRPC.
 
-use flipt_cache::{VERSION, config::CacheServiceConfig, run};
+use flipt_cache::{CacheServiceConfig, VERSION, run};
 use flipt_server::{Cli, Listeners, load_or_exit, parse_args, shutdown_signal};
 
 #[tokio::main]

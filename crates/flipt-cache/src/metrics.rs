@@ -24,26 +24,27 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use crate::backend::{Backend, EntryType};
 
 /// `flipt_cache_hit_total{cache,type}`
-pub const CACHE_HIT_TOTAL: &str = "flipt_cache_hit_total";
+pub(crate) const CACHE_HIT_TOTAL: &str = "flipt_cache_hit_total";
 /// `flipt_cache_miss_total{cache,type}`
-pub const CACHE_MISS_TOTAL: &str = "flipt_cache_miss_total";
+pub(crate) const CACHE_MISS_TOTAL: &str = "flipt_cache_miss_total";
 /// `flipt_cache_error_total{cache}`
-pub const CACHE_ERROR_TOTAL: &str = "flipt_cache_error_total";
+pub(crate) const CACHE_ERROR_TOTAL: &str = "flipt_cache_error_total";
 /// `flipt_cache_entries{cache}`
-pub const CACHE_ENTRIES: &str = "flipt_cache_entries";
+pub(crate) const CACHE_ENTRIES: &str = "flipt_cache_entries";
 /// `flipt_storage_reloads_total{result}`
 pub const STORAGE_RELOADS_TOTAL: &str = "flipt_storage_reloads_total";
 /// `flipt_storage_last_reload_success_timestamp_seconds`
-pub const STORAGE_LAST_RELOAD_SUCCESS: &str = "flipt_storage_last_reload_success_timestamp_seconds";
+pub(crate) const STORAGE_LAST_RELOAD_SUCCESS: &str =
+    "flipt_storage_last_reload_success_timestamp_seconds";
 /// `flipt_storage_flags_loaded`
-pub const STORAGE_FLAGS_LOADED: &str = "flipt_storage_flags_loaded";
+pub(crate) const STORAGE_FLAGS_LOADED: &str = "flipt_storage_flags_loaded";
 
 const ENTRY_TYPES: [EntryType; 2] = [EntryType::Flag, EntryType::Snapshot];
 
 /// Hit, miss and error counters of one backend, resolved per entry type
 /// at start so a lookup costs one atomic increment.
 #[derive(Debug, Clone)]
-pub struct CacheMetrics {
+pub(crate) struct CacheMetrics {
     hits: [IntCounter; 2],
     misses: [IntCounter; 2],
     errors: IntCounter,
@@ -52,7 +53,7 @@ pub struct CacheMetrics {
 impl CacheMetrics {
     /// Registers the cache families for `backend` (its kind is the `cache`
     /// label) in `registry`, including the entries gauge.
-    pub fn register(registry: &Registry, backend: &Backend) -> Result<Self, OtelError> {
+    pub(crate) fn register(registry: &Registry, backend: &Backend) -> Result<Self, OtelError> {
         let cache = backend.kind().as_str();
         let hit = IntCounterVec::new(
             Opts::new(CACHE_HIT_TOTAL, "The number of cache hits"),
@@ -90,7 +91,7 @@ impl CacheMetrics {
     }
 
     /// Counts one lookup of an entry of `entry_type`.
-    pub fn lookup(&self, entry_type: EntryType, hit: bool) {
+    pub(crate) fn lookup(&self, entry_type: EntryType, hit: bool) {
         let index = type_index(entry_type);
         if hit {
             self.hits[index].inc();
@@ -100,7 +101,7 @@ impl CacheMetrics {
     }
 
     /// Counts one failed backend read or write.
-    pub fn error(&self) {
+    pub(crate) fn error(&self) {
         self.errors.inc();
     }
 }
@@ -143,7 +144,7 @@ impl Collector for EntriesCollector {
 
 /// Reload outcomes of the flag store.
 #[derive(Debug, Clone)]
-pub struct StorageMetrics {
+pub(crate) struct StorageMetrics {
     successes: IntCounter,
     failures: IntCounter,
     last_success: Gauge,
@@ -152,7 +153,7 @@ pub struct StorageMetrics {
 
 impl StorageMetrics {
     /// Registers the storage families in `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, OtelError> {
+    pub(crate) fn register(registry: &Registry) -> Result<Self, OtelError> {
         let reloads = IntCounterVec::new(
             Opts::new(
                 STORAGE_RELOADS_TOTAL,
@@ -184,7 +185,7 @@ impl StorageMetrics {
     }
 
     /// Records one load outcome reported by the store.
-    pub fn observe(&self, event: &ReloadEvent) {
+    pub(crate) fn observe(&self, event: &ReloadEvent) {
         match event {
             ReloadEvent::Loaded { at, flags, .. } => {
                 self.successes.inc();

@@ -16,11 +16,11 @@ use opentelemetry::{Context, KeyValue};
 use crate::metrics::StorageMetrics;
 
 /// Name of the span of one load.
-pub const RELOAD_SPAN: &str = "flipt.storage.reload";
+pub(crate) const RELOAD_SPAN: &str = "flipt.storage.reload";
 
 /// The hook to pass to `StoreOptions::on_reload`: records `metrics` (when
 /// metrics are enabled) and a span through `tracing`.
-pub fn reload_hook(
+pub(crate) fn reload_hook(
     metrics: Option<StorageMetrics>,
     tracing: ServiceTracing,
 ) -> impl Fn(&ReloadEvent) + Send + Sync + 'static {

@@ -25,7 +25,7 @@ use crate::{
 
 /// Serves flag state from the latest loaded snapshot through a backend.
 #[derive(Clone)]
-pub struct FlagStateService {
+pub(crate) struct FlagStateService {
     snapshots: watch::Receiver<Snapshot>,
     backend: Backend,
     /// `None` when `metrics.enabled` is false.
@@ -34,7 +34,7 @@ pub struct FlagStateService {
 
 impl FlagStateService {
     /// A service reading the snapshot published on `snapshots`.
-    pub fn new(snapshots: watch::Receiver<Snapshot>, backend: Backend) -> Self {
+    pub(crate) fn new(snapshots: watch::Receiver<Snapshot>, backend: Backend) -> Self {
         Self {
             snapshots,
             backend,
@@ -43,35 +43,13 @@ impl FlagStateService {
     }
 
     /// Counts lookups in `metrics` (`None`: count nothing).
-    pub fn with_metrics(mut self, metrics: Option<CacheMetrics>) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Option<CacheMetrics>) -> Self {
         self.metrics = metrics.map(Arc::new);
         self
     }
 
-    /// The backend, e.g. for its entry count.
-    pub fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
     fn current(&self) -> Snapshot {
         self.snapshots.borrow().clone()
-    }
-
-    /// Evaluation state of one flag.
-    pub async fn evaluation_state(
-        &self,
-        namespace_key: &str,
-        flag_key: &str,
-    ) -> Result<Arc<pb::EvaluationState>, LookupError> {
-        Ok(self.lookup_flag(namespace_key, flag_key).await?.value)
-    }
-
-    /// Snapshot of a namespace with its version.
-    pub async fn namespace_snapshot(
-        &self,
-        namespace_key: &str,
-    ) -> Result<NamespaceSnapshot, LookupError> {
-        Ok(self.lookup_snapshot(namespace_key).await?.value)
     }
 
     fn counted(&self, entry_type: EntryType, hit: bool) {
@@ -214,7 +192,7 @@ fn not_found(err: LookupError) -> Status {
 
 /// A namespace snapshot with the version it was built from.
 #[derive(Debug, Clone)]
-pub struct NamespaceSnapshot {
+pub(crate) struct NamespaceSnapshot {
     /// Namespace version (content hash).
     pub version: String,
     /// Flipt's snapshot ETag: lowercase hex SHA-1 of the version.

@@ -70,7 +70,8 @@ impl Breaker {
     }
 
     /// True while the backend is considered up.
-    pub(crate) fn is_up(&self) -> bool {
+    #[cfg(test)]
+    fn is_up(&self) -> bool {
         matches!(*self.lock(), State::Up)
     }
 

@@ -1,19 +1,23 @@
 //! In-process backend: a bounded concurrent cache with TTL (moka).
 
-use super::{BackendSettings, Entry};
+use std::time::Duration;
+
+use super::Entry;
+use crate::config::MemoryCacheConfig;
 
 /// Bounded, TTL-expiring in-process cache.
 #[derive(Clone)]
-pub struct MemoryBackend {
+pub(crate) struct MemoryBackend {
     entries: moka::sync::Cache<String, Entry>,
 }
 
 impl MemoryBackend {
-    /// A cache holding at most `max_entries`, each for at most `ttl`.
-    pub fn new(settings: &BackendSettings) -> Self {
+    /// A cache holding at most `cache.memory.max_entries`, each for at most
+    /// `ttl`.
+    pub(crate) fn new(config: &MemoryCacheConfig, ttl: Duration) -> Self {
         let entries = moka::sync::Cache::builder()
-            .max_capacity(settings.max_entries)
-            .time_to_live(settings.ttl)
+            .max_capacity(config.max_entries)
+            .time_to_live(ttl)
             .build();
         Self { entries }
     }

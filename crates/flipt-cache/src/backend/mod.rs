@@ -16,32 +16,14 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use flipt_proto::{cache::v1::EvaluationState, evaluation::EvaluationNamespaceSnapshot};
 
-pub use memory::MemoryBackend;
-pub use redis::{PROBE_INTERVAL, RedisBackend, RedisSettings};
+pub(crate) use memory::MemoryBackend;
+pub(crate) use redis::RedisBackend;
 
-/// Which backend serves cached entries (`cache.backend`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
-    /// In-process, bounded, per replica.
-    Memory,
-    /// Redis, shared by replicas.
-    Redis,
-}
-
-impl BackendKind {
-    /// Label value used in metrics and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackendKind::Memory => "memory",
-            BackendKind::Redis => "redis",
-        }
-    }
-}
+use crate::config::{BackendKind, CacheConfig};
 
 /// The kind of object a cache entry holds (the `type` metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryType {
+pub(crate) enum EntryType {
     /// Evaluation state of one flag.
     Flag,
     /// Snapshot of a whole namespace.
@@ -50,7 +32,7 @@ pub enum EntryType {
 
 impl EntryType {
     /// Label value used in metrics and keys.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EntryType::Flag => "flag",
             EntryType::Snapshot => "snapshot",
@@ -60,25 +42,16 @@ impl EntryType {
 
 /// A cached object.
 #[derive(Debug, Clone)]
-pub enum Entry {
+pub(crate) enum Entry {
     /// See [`EntryType::Flag`].
     Flag(Arc<EvaluationState>),
     /// See [`EntryType::Snapshot`].
     Snapshot(Arc<EvaluationNamespaceSnapshot>),
 }
 
-/// Settings shared by backends.
-#[derive(Debug, Clone)]
-pub struct BackendSettings {
-    /// How long an entry lives (`cache.ttl`).
-    pub ttl: Duration,
-    /// Bound on in-process entries (`cache.memory.max_entries`).
-    pub max_entries: u64,
-}
-
 /// A configured backend.
 #[derive(Clone)]
-pub enum Backend {
+pub(crate) enum Backend {
     /// In-process cache.
     Memory(MemoryBackend),
     /// Shared Redis cache.
@@ -104,8 +77,22 @@ pub enum BackendError {
 }
 
 impl Backend {
+    /// The backend `cache.backend` names, set up from its own section of
+    /// `config`. Redis is not connected yet: a Redis that is down at start
+    /// degrades the service (answers come from the loaded flags) instead of
+    /// stopping it; the first lookups connect.
+    ///
+    /// # Errors
+    /// The Redis section cannot describe a connection.
+    pub(crate) fn new(config: &CacheConfig) -> Result<Self, BackendError> {
+        Ok(match config.backend {
+            BackendKind::Memory => Backend::Memory(MemoryBackend::new(&config.memory, config.ttl)),
+            BackendKind::Redis => Backend::Redis(RedisBackend::new(&config.redis, config.ttl)?),
+        })
+    }
+
     /// Which backend this is.
-    pub fn kind(&self) -> BackendKind {
+    pub(crate) fn kind(&self) -> BackendKind {
         match self {
             Backend::Memory(_) => BackendKind::Memory,
             Backend::Redis(_) => BackendKind::Redis,
@@ -113,7 +100,7 @@ impl Backend {
     }
 
     /// Looks an entry up; `Ok(None)` is a miss.
-    pub async fn get(&self, key: &EntryKey) -> Result<Option<Entry>, BackendError> {
+    pub(crate) async fn get(&self, key: &EntryKey) -> Result<Option<Entry>, BackendError> {
         match self {
             Backend::Memory(memory) => Ok(memory.get(&key.key)),
             Backend::Redis(redis) => redis.get(key.entry_type, &key.key).await,
@@ -121,7 +108,7 @@ impl Backend {
     }
 
     /// Stores an entry.
-    pub async fn put(&self, key: EntryKey, entry: Entry) -> Result<(), BackendError> {
+    pub(crate) async fn put(&self, key: EntryKey, entry: Entry) -> Result<(), BackendError> {
         match self {
             Backend::Memory(memory) => {
                 memory.put(key.key, entry);
@@ -133,7 +120,7 @@ impl Backend {
 
     /// Number of entries currently held (for Redis: keys under the prefix
     /// at the last periodic count).
-    pub fn entry_count(&self) -> u64 {
+    pub(crate) fn entry_count(&self) -> u64 {
         match self {
             Backend::Memory(memory) => memory.entry_count(),
             Backend::Redis(redis) => redis.entry_count(),
@@ -144,21 +131,9 @@ impl Backend {
 /// Key of an entry: `<type>:<namespace>:<namespace version>[:<flag>]`,
 /// with the type kept apart so shared backends know how to decode it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryKey {
+pub(crate) struct EntryKey {
     entry_type: EntryType,
     key: String,
-}
-
-impl EntryKey {
-    /// The kind of object stored under this key.
-    pub fn entry_type(&self) -> EntryType {
-        self.entry_type
-    }
-
-    /// The key as text.
-    pub fn as_str(&self) -> &str {
-        &self.key
-    }
 }
 
 impl fmt::Display for EntryKey {
@@ -168,7 +143,7 @@ impl fmt::Display for EntryKey {
 }
 
 /// The key of an entry of `entry_type` in a namespace at `version`.
-pub fn entry_key(
+pub(crate) fn entry_key(
     entry_type: EntryType,
     namespace: &str,
     version: &str,

@@ -33,47 +33,21 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use super::{BackendError, BackendSettings, Entry, EntryType, breaker::Breaker};
+use super::{BackendError, Entry, EntryType, breaker::Breaker};
+use crate::config::RedisCacheConfig;
 
 /// Value format tag in every key; bump it when the encoding changes.
 const FORMAT: &str = "v1";
 
 /// How long requests skip Redis after a failure before one probes it again.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often the entries gauge is refreshed by scanning the key space.
 const COUNT_INTERVAL: Duration = Duration::from_secs(15);
 
-/// Where and how to reach Redis (`cache.redis.*`).
-#[derive(Debug, Clone)]
-pub struct RedisSettings {
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
-    /// Database number.
-    pub db: i64,
-    /// ACL user name; empty for the default user.
-    pub username: String,
-    /// Password; empty for none.
-    pub password: String,
-    /// Key prefix (`flipt` when empty, as in Flipt).
-    pub prefix: String,
-    /// Connect with TLS.
-    pub require_tls: bool,
-    /// Do not verify the server certificate (TLS only; for tests and
-    /// self-signed setups).
-    pub insecure_skip_tls: bool,
-    /// Multiplexed connections to keep.
-    pub pool_size: usize,
-    /// Connect timeout; reads and writes may take twice as long (Flipt's
-    /// rule for go-redis' dial and read/write timeouts).
-    pub net_timeout: Duration,
-}
-
 /// Redis-backed cache shared by replicas. Cheap to clone.
 #[derive(Clone)]
-pub struct RedisBackend {
+pub(crate) struct RedisBackend {
     shared: Arc<Shared>,
 }
 
@@ -86,65 +60,66 @@ struct Shared {
     breaker: Breaker,
     /// Entries under our prefix at the last scan.
     entries: AtomicU64,
-    address: String,
 }
 
 impl RedisBackend {
-    /// Prepares the connections without connecting: the first lookups
-    /// connect, so a Redis that is down at start only degrades the service.
+    /// Prepares the connections of `cache.redis.*` without connecting, for
+    /// entries that live `ttl`: the first lookups connect, so a Redis that
+    /// is down at start only degrades the service.
     ///
     /// # Errors
-    /// The settings cannot describe a connection (e.g. TLS asked for but
-    /// not built in).
-    pub fn new(settings: &RedisSettings, common: &BackendSettings) -> Result<Self, BackendError> {
-        let client = Client::open(connection_info(settings)?).map_err(BackendError::Redis)?;
-        let op_timeout = settings.net_timeout * 2;
+    /// The section cannot describe a connection (e.g. TLS asked for but not
+    /// built in).
+    pub(crate) fn new(config: &RedisCacheConfig, ttl: Duration) -> Result<Self, BackendError> {
+        let client = Client::open(connection_info(config)?).map_err(BackendError::Redis)?;
+        // Connect timeout; reads and writes may take twice as long (Flipt's
+        // rule for go-redis' dial and read/write timeouts).
+        let net_timeout = config.effective_net_timeout();
+        let op_timeout = net_timeout * 2;
         // Reconnects are driven by our probes, so the manager itself only
         // tries once per failure instead of backing off for seconds.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(settings.net_timeout))
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(net_timeout))
             .set_response_timeout(Some(op_timeout))
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(10))
             .set_max_delay(Duration::from_millis(100));
-        let mut connections = Vec::with_capacity(settings.pool_size.max(1));
-        for _ in 0..settings.pool_size.max(1) {
-            let manager = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
-                .map_err(BackendError::Redis)?;
-            connections.push(manager);
+        let pool_size = config.effective_pool_size().max(1);
+        let mut connections = Vec::with_capacity(pool_size);
+        for _ in 0..pool_size {
+            let connection =
+                ConnectionManager::new_lazy_with_config(client.clone(), manager.clone())
+                    .map_err(BackendError::Redis)?;
+            connections.push(connection);
         }
-        let prefix = if settings.prefix.is_empty() {
+        let prefix = if config.prefix.is_empty() {
             "flipt".to_owned()
         } else {
-            settings.prefix.clone()
+            config.prefix.clone()
         };
-        let address = format!("{}:{}/{}", settings.host, settings.port, settings.db);
+        let address = format!("{}:{}/{}", config.host, config.port, config.db);
+        tracing::info!(
+            address = %address,
+            tls = config.require_tls,
+            connections = pool_size,
+            net_timeout = ?net_timeout,
+            "cache backend: redis"
+        );
         Ok(Self {
             shared: Arc::new(Shared {
                 connections,
                 next: AtomicUsize::new(0),
                 prefix,
-                ttl: common.ttl,
+                ttl,
                 op_timeout,
-                breaker: Breaker::new("redis", address.clone(), PROBE_INTERVAL),
+                breaker: Breaker::new("redis", address, PROBE_INTERVAL),
                 entries: AtomicU64::new(0),
-                address,
             }),
         })
     }
 
-    /// False from a failed command until a later one succeeds.
-    pub fn is_available(&self) -> bool {
-        self.shared.breaker.is_up()
-    }
-
-    /// `host:port/db`, for logs.
-    pub fn address(&self) -> &str {
-        &self.shared.address
-    }
-
     /// The physical key of an entry key.
-    pub fn redis_key(&self, key: &str) -> String {
+    pub(crate) fn redis_key(&self, key: &str) -> String {
         format!("{}:{FORMAT}:{key}", self.shared.prefix)
     }
 
@@ -210,7 +185,7 @@ impl RedisBackend {
 
     /// Counts the keys under our prefix (SCAN, never KEYS, so Redis is not
     /// blocked) for the entries gauge. Skipped while Redis is unavailable.
-    pub async fn refresh_entry_count(&self) -> Result<u64, BackendError> {
+    pub(crate) async fn refresh_entry_count(&self) -> Result<u64, BackendError> {
         let pattern = format!("{}:{FORMAT}:*", self.shared.prefix);
         let mut cursor: u64 = 0;
         let mut count: u64 = 0;
@@ -234,7 +209,7 @@ impl RedisBackend {
     }
 
     /// Refreshes the entries gauge every few seconds until `cancel` fires.
-    pub async fn count_entries(self, cancel: tokio_util::sync::CancellationToken) {
+    pub(crate) async fn count_entries(self, cancel: tokio_util::sync::CancellationToken) {
         let mut interval = tokio::time::interval(COUNT_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -249,25 +224,25 @@ impl RedisBackend {
     }
 }
 
-/// Connection details from the settings; the password never goes through a
+/// Connection details from the section; the password never goes through a
 /// URL, so any character works.
-fn connection_info(settings: &RedisSettings) -> Result<redis::ConnectionInfo, BackendError> {
-    let addr = if settings.require_tls {
+fn connection_info(config: &RedisCacheConfig) -> Result<redis::ConnectionInfo, BackendError> {
+    let addr = if config.require_tls {
         ConnectionAddr::TcpTls {
-            host: settings.host.clone(),
-            port: settings.port,
-            insecure: settings.insecure_skip_tls,
+            host: config.host.clone(),
+            port: config.port,
+            insecure: config.insecure_skip_tls,
             tls_params: None,
         }
     } else {
-        ConnectionAddr::Tcp(settings.host.clone(), settings.port)
+        ConnectionAddr::Tcp(config.host.clone(), config.port)
     };
-    let mut redis = RedisConnectionInfo::default().set_db(settings.db);
-    if !settings.username.is_empty() {
-        redis = redis.set_username(&settings.username);
+    let mut redis = RedisConnectionInfo::default().set_db(config.db);
+    if !config.username.is_empty() {
+        redis = redis.set_username(&config.username);
     }
-    if !settings.password.is_empty() {
-        redis = redis.set_password(&settings.password);
+    if !config.password.is_empty() {
+        redis = redis.set_password(config.password.expose());
     }
     let info = addr
         .into_connection_info()
@@ -295,20 +270,20 @@ fn decode(entry_type: EntryType, bytes: &[u8]) -> Result<Entry, BackendError> {
 
 #[cfg(test)]
 mod tests {
+    use flipt_server::Secret;
+
     use super::*;
 
-    fn settings() -> RedisSettings {
-        RedisSettings {
+    fn settings() -> RedisCacheConfig {
+        RedisCacheConfig {
             host: "127.0.0.1".into(),
             port: 1,
             db: 3,
-            username: String::new(),
-            password: "p@ss:/word".into(),
+            password: Secret::new("p@ss:/word"),
             prefix: String::new(),
-            require_tls: false,
-            insecure_skip_tls: false,
             pool_size: 2,
             net_timeout: Duration::from_millis(50),
+            ..RedisCacheConfig::default()
         }
     }
 
@@ -335,11 +310,7 @@ mod tests {
 
     #[tokio::test]
     async fn keys_carry_prefix_and_format() {
-        let common = BackendSettings {
-            ttl: Duration::from_secs(1),
-            max_entries: 1,
-        };
-        let backend = RedisBackend::new(&settings(), &common).expect("backend");
+        let backend = RedisBackend::new(&settings(), Duration::from_secs(1)).expect("backend");
         assert_eq!(
             backend.redis_key("flag:default:v:f"),
             "flipt:v1:flag:default:v:f"

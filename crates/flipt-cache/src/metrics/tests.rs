@@ -9,13 +9,12 @@ use flipt_store::{Issue, LoadError, ReloadEvent};
 use prometheus::Registry;
 
 use super::*;
-use crate::backend::{BackendSettings, Entry, MemoryBackend, entry_key};
+use crate::backend::{Entry, MemoryBackend, entry_key};
+use crate::config::MemoryCacheConfig;
 
 fn memory() -> Backend {
-    Backend::Memory(MemoryBackend::new(&BackendSettings {
-        ttl: Duration::from_secs(60),
-        max_entries: 100,
-    }))
+    let config = MemoryCacheConfig { max_entries: 100 };
+    Backend::Memory(MemoryBackend::new(&config, Duration::from_secs(60)))
 }
 
 #[test]

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use flipt_cache::backend::BackendKind;
-use flipt_cache::config::{CacheServiceConfig, StorageType};
+use flipt_cache::{BackendKind, CacheServiceConfig, StorageType};
 use flipt_server::load_from;
 use flipt_server::testing::{
     KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case,

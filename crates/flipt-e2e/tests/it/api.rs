@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use flipt_cache::metrics::STORAGE_RELOADS_TOTAL;
+use flipt_cache::STORAGE_RELOADS_TOTAL;
 use flipt_e2e::{Stack, WAIT, eventually};
 use flipt_otel::testing::metric_value;
 use flipt_proto::evaluation::{

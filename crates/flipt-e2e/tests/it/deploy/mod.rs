@@ -361,7 +361,7 @@ fn load_compose_config<S: flipt_server::ServiceConfig>(
 
 #[test]
 fn container_configs_load_cleanly_with_the_compose_environment() {
-    use flipt_cache::config::CacheServiceConfig;
+    use flipt_cache::CacheServiceConfig;
     use flipt_evaluation::config::EvaluationServiceConfig;
     use flipt_telemetry_reporter::config::TelemetryReporterConfig;
 
