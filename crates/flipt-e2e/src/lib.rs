@@ -17,7 +17,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 use flipt_cache::CacheServiceConfig;
-use flipt_evaluation::config::EvaluationServiceConfig;
+use flipt_evaluation::EvaluationServiceConfig;
 use flipt_otel::ServiceTracing;
 use flipt_server::{Listeners, ServiceConfig, load_from};
 use prometheus::Registry;

@@ -2,10 +2,11 @@
 //! every call, and a single retry for reads that failed before reaching the
 //! server (all cache calls are idempotent reads, so this is safe).
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use flipt_proto::cache::v1::{self as cache, FlagRef, cache_service_client::CacheServiceClient};
-use tonic::{Code, Status, transport::Endpoint};
+use flipt_server::ServiceAddress;
+use tonic::{Code, Status};
 use tower::util::BoxCloneSyncService;
 
 use crate::error::EvaluationError;
@@ -15,34 +16,25 @@ use crate::error::EvaluationError;
 /// stays tonic's concrete transport error: tonic converts it with
 /// `Into<BoxError>`, which a boxed error would not satisfy for every
 /// lifetime, as the `Send` check of handler futures requires.
-pub type GrpcChannel = BoxCloneSyncService<
+pub(crate) type GrpcChannel = BoxCloneSyncService<
     http::Request<tonic::body::Body>,
     http::Response<tonic::body::Body>,
     tonic::transport::Error,
 >;
 
-/// Connection settings for the cache service.
-#[derive(Debug, Clone)]
-pub struct CacheClientSettings {
-    /// `services.cache.address`, e.g. `http://127.0.0.1:9001`.
-    pub address: String,
-    /// Deadline of one call, retry included.
-    pub timeout: Duration,
-}
-
-/// Builds the lazily connected channel to the cache service. Connection
-/// errors surface on the first call, so a cache service that starts later
-/// (or restarts) is picked up without restarting this service.
-pub fn connect_lazy(
-    settings: &CacheClientSettings,
+/// Builds the lazily connected channel to the cache service at
+/// `services.cache`. Connection errors surface on the first call, so a cache
+/// service that starts later (or restarts) is picked up without restarting
+/// this service.
+pub(crate) fn connect_lazy(
+    target: &ServiceAddress,
 ) -> Result<tonic::transport::Channel, EvaluationError> {
-    let endpoint = Endpoint::from_shared(settings.address.clone())
+    let endpoint = target
+        .endpoint()
         .map_err(|err| EvaluationError::CacheUnavailable {
-            address: settings.address.clone(),
+            address: target.address.clone(),
             detail: format!("invalid address: {err}"),
         })?
-        .connect_timeout(settings.timeout)
-        .timeout(settings.timeout)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
@@ -51,27 +43,27 @@ pub fn connect_lazy(
 
 /// Reads flag state from the cache service.
 #[derive(Clone)]
-pub struct CacheClient {
+pub(crate) struct CacheClient {
     inner: CacheServiceClient<GrpcChannel>,
-    settings: CacheClientSettings,
+    /// `services.cache.address`, for messages; shared, since the client is
+    /// cloned with every REST request's state.
+    address: Arc<str>,
+    /// `services.cache.timeout`: deadline of one call, retry included.
+    timeout: Duration,
 }
 
 impl CacheClient {
-    /// Wraps an already layered channel.
-    pub fn new(channel: GrpcChannel, settings: CacheClientSettings) -> Self {
+    /// Wraps an already layered channel to the cache service at `target`.
+    pub(crate) fn new(channel: GrpcChannel, target: &ServiceAddress) -> Self {
         Self {
             inner: CacheServiceClient::new(channel),
-            settings,
+            address: Arc::from(target.address.trim()),
+            timeout: target.timeout,
         }
     }
 
-    /// Address of the cache service, for messages.
-    pub fn address(&self) -> &str {
-        &self.settings.address
-    }
-
     /// Evaluation state of one flag.
-    pub async fn evaluation_state(
+    pub(crate) async fn evaluation_state(
         &self,
         namespace_key: &str,
         flag_key: &str,
@@ -95,7 +87,7 @@ impl CacheClient {
     }
 
     /// Evaluation states of several flags, in request order.
-    pub async fn evaluation_states(
+    pub(crate) async fn evaluation_states(
         &self,
         flags: Vec<FlagRef>,
         reference: &str,
@@ -114,7 +106,7 @@ impl CacheClient {
 
     /// Snapshot of a namespace, or `not_modified` when `if_none_match` is
     /// its current etag.
-    pub async fn namespace_snapshot(
+    pub(crate) async fn namespace_snapshot(
         &self,
         namespace_key: &str,
         reference: &str,
@@ -137,7 +129,7 @@ impl CacheClient {
         F: Fn(CacheServiceClient<GrpcChannel>, tonic::Request<Req>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
-        let deadline = tokio::time::Instant::now() + self.settings.timeout;
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -181,7 +173,7 @@ impl CacheClient {
 
     fn unavailable(&self, detail: &str) -> EvaluationError {
         EvaluationError::CacheUnavailable {
-            address: self.settings.address.clone(),
+            address: self.address.to_string(),
             detail: detail.to_owned(),
         }
     }

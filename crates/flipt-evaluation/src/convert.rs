@@ -5,17 +5,16 @@
 use std::{collections::HashMap, sync::Arc};
 
 use flipt_core::{
-    BooleanEvaluation, ComparisonType, Constraint, Distribution, Flag, FlagType, MatchType,
-    Operator, Reason, Rollout, RolloutRule, Rule, Segment, SegmentOperator, Variant,
-    VariantEvaluation,
+    ComparisonType, Constraint, Distribution, Evaluation, Flag, FlagType, MatchType, Operator,
+    Reason, Rollout, RolloutRule, Rule, Segment, SegmentOperator, Variant,
 };
-use flipt_proto::evaluation as pb;
+use flipt_proto::evaluation::{self as pb, evaluation_response::Response as Answer};
 
 /// Converts a flag received from the cache service into the core model,
 /// moving strings out of the message instead of copying them.
 ///
 /// Segments repeated across rules are shared by key, as in the store.
-pub fn flag_from_proto(flag: pb::EvaluationFlag) -> Flag {
+pub(crate) fn flag_from_proto(flag: pb::EvaluationFlag) -> Flag {
     let mut segments: HashMap<String, Arc<Segment>> = HashMap::new();
     let flag_type = match flag.r#type() {
         pb::EvaluationFlagType::VariantFlagType => FlagType::Variant,
@@ -143,7 +142,7 @@ fn constraint_from_proto(constraint: pb::EvaluationConstraint) -> Constraint {
 }
 
 /// Flipt's `EvaluationReason` for a core reason.
-pub fn reason_to_proto(reason: Reason) -> pb::EvaluationReason {
+fn reason_to_proto(reason: Reason) -> pb::EvaluationReason {
     match reason {
         Reason::Unknown => pb::EvaluationReason::UnknownEvaluationReason,
         Reason::FlagDisabled => pb::EvaluationReason::FlagDisabledEvaluationReason,
@@ -152,33 +151,39 @@ pub fn reason_to_proto(reason: Reason) -> pb::EvaluationReason {
     }
 }
 
-/// Builds a variant response; request id, timestamp and duration are filled
-/// by the caller once the whole request is done, as Flipt does.
-pub fn variant_response(
-    flag_key: String,
-    result: VariantEvaluation,
-) -> pb::VariantEvaluationResponse {
-    pb::VariantEvaluationResponse {
-        r#match: result.matched,
-        segment_keys: result.segment_keys,
-        reason: reason_to_proto(result.reason) as i32,
-        variant_key: result.variant_key,
-        variant_attachment: result.variant_attachment,
-        flag_key,
-        ..Default::default()
+/// The answer to one evaluation of the flag `flag_key`; request id,
+/// timestamp and duration are filled by the caller once the whole request is
+/// done, as Flipt does.
+pub(crate) fn answer(flag_key: String, evaluation: Evaluation) -> Answer {
+    match evaluation {
+        Evaluation::Variant(result) => Answer::VariantResponse(pb::VariantEvaluationResponse {
+            r#match: result.matched,
+            segment_keys: result.segment_keys,
+            reason: reason_to_proto(result.reason) as i32,
+            variant_key: result.variant_key,
+            variant_attachment: result.variant_attachment,
+            flag_key,
+            ..Default::default()
+        }),
+        Evaluation::Boolean(result) => Answer::BooleanResponse(pb::BooleanEvaluationResponse {
+            enabled: result.enabled,
+            reason: reason_to_proto(result.reason) as i32,
+            segment_keys: result.segment_keys,
+            flag_key,
+            ..Default::default()
+        }),
     }
 }
 
-/// Builds a boolean response; see [`variant_response`].
-pub fn boolean_response(
-    flag_key: String,
-    result: BooleanEvaluation,
-) -> pb::BooleanEvaluationResponse {
-    pb::BooleanEvaluationResponse {
-        enabled: result.enabled,
-        reason: reason_to_proto(result.reason) as i32,
-        segment_keys: result.segment_keys,
-        flag_key,
-        ..Default::default()
+/// One entry of a batch response, typed as its answer.
+pub(crate) fn batch_entry(answer: Answer) -> pb::EvaluationResponse {
+    let response_type = match &answer {
+        Answer::BooleanResponse(_) => pb::EvaluationResponseType::BooleanEvaluationResponseType,
+        Answer::VariantResponse(_) => pb::EvaluationResponseType::VariantEvaluationResponseType,
+        Answer::ErrorResponse(_) => pb::EvaluationResponseType::ErrorEvaluationResponseType,
+    };
+    pb::EvaluationResponse {
+        r#type: response_type as i32,
+        response: Some(answer),
     }
 }

@@ -3,28 +3,34 @@
 //! request id, timestamp and duration as Flipt's evaluation interceptor does.
 //! Every evaluation of an existing flag is reported through [`crate::observe`]
 //! (metrics and span attributes), whichever front end received it.
+//!
+//! Single-flag and batch requests share one path per flag: `flipt-core`
+//! dispatches on the flag type ([`flipt_core::evaluate_as`] for the RPC of
+//! one type, [`flipt_core::evaluate`] for a batch entry) and
+//! [`Evaluator::answer`] observes the result and builds its message.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use flipt_core::{Context, Flag, FlagType, evaluate_boolean, evaluate_variant, resolve_namespace};
+use flipt_core::{Evaluation, EvaluationError as CoreError, Flag, FlagType, resolve_namespace};
 use flipt_proto::{
     cache::v1::{FlagRef, evaluation_state_result},
-    evaluation as pb,
+    evaluation::{self as pb, evaluation_response::Response as Answer},
 };
 
 use crate::{
     cache_client::CacheClient,
-    convert::{boolean_response, flag_from_proto, variant_response},
+    convert::{answer, batch_entry, flag_from_proto},
     error::EvaluationError,
     limits::Limits,
     metrics::EvaluationMetrics,
     observe::{self, Evaluated},
+    snapshot::{SnapshotOutcome, namespace_snapshot},
 };
 
 /// Evaluates requests against flag state served by the cache service.
 #[derive(Clone)]
-pub struct Evaluator {
+pub(crate) struct Evaluator {
     cache: CacheClient,
     /// `None` when `metrics.enabled` is false.
     metrics: Option<Arc<EvaluationMetrics>>,
@@ -34,7 +40,7 @@ pub struct Evaluator {
 
 impl Evaluator {
     /// An evaluator reading flag state through `cache`, recording no metrics.
-    pub fn new(cache: CacheClient) -> Self {
+    pub(crate) fn new(cache: CacheClient) -> Self {
         Self {
             cache,
             metrics: None,
@@ -43,49 +49,65 @@ impl Evaluator {
     }
 
     /// Rejects requests beyond `limits` (`evaluation.limits.*`).
-    pub fn with_limits(mut self, limits: Limits) -> Self {
+    pub(crate) fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
-    /// The request limits, for the front ends' size checks.
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     /// Records evaluation metrics in `metrics` (`None`: record nothing).
-    pub fn with_metrics(mut self, metrics: Option<EvaluationMetrics>) -> Self {
+    pub(crate) fn with_metrics(mut self, metrics: Option<EvaluationMetrics>) -> Self {
         self.metrics = metrics.map(Arc::new);
         self
     }
 
-    /// The cache client, e.g. for readiness checks.
-    pub fn cache(&self) -> &CacheClient {
-        &self.cache
+    /// Checks the size of a received request message against
+    /// `evaluation.limits.max_request_bytes`.
+    pub(crate) fn check_size(&self, bytes: usize) -> Result<(), EvaluationError> {
+        self.limits.check_size(bytes)
+    }
+
+    /// The most bytes a request body may have; the REST front end stops
+    /// reading beyond it and answers with [`Evaluator::body_too_large`].
+    pub(crate) fn max_request_bytes(&self) -> usize {
+        self.limits.max_request_bytes
+    }
+
+    /// The error for a request body larger than [`Evaluator::max_request_bytes`].
+    pub(crate) fn body_too_large(&self) -> EvaluationError {
+        self.limits.body_too_large()
     }
 
     /// `EvaluationService/Boolean`.
-    pub async fn boolean(
+    pub(crate) async fn boolean(
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
-        self.single(request).await
+        match self.single(FlagType::Boolean, request).await? {
+            Answer::BooleanResponse(response) => Ok(response),
+            // `evaluate_as` answers with the asked type or fails with this.
+            _ => Err(CoreError::WrongFlagType(FlagType::Variant).into()),
+        }
     }
 
     /// `EvaluationService/Variant`.
-    pub async fn variant(
+    pub(crate) async fn variant(
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
-        self.single(request).await
+        match self.single(FlagType::Variant, request).await? {
+            Answer::VariantResponse(response) => Ok(response),
+            // `evaluate_as` answers with the asked type or fails with this.
+            _ => Err(CoreError::WrongFlagType(FlagType::Boolean).into()),
+        }
     }
 
-    /// One flag of the type `R` answers for: fetch, evaluate, observe, and
-    /// stamp the response.
-    async fn single<R: Single>(
+    /// One flag, which must be of the `asked` type: fetch, evaluate,
+    /// observe, and stamp the answer.
+    async fn single(
         &self,
+        asked: FlagType,
         request: pb::EvaluationRequest,
-    ) -> Result<R, EvaluationError> {
+    ) -> Result<Answer, EvaluationError> {
         self.limits.check_request(&request)?;
         let started = Instant::now();
         let (namespace, flag) = self
@@ -95,21 +117,32 @@ impl Evaluator {
                 &request.reference,
             )
             .await?;
-        let result = R::evaluate(&flag, &request.entity_id, &request.context)
-            .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
+        let evaluation =
+            flipt_core::evaluate_as(asked, &flag, &request.entity_id, &request.context)
+                .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
         let request_id = request_id_or_new(request.request_id);
-        let evaluated = R::evaluated(&namespace, &flag.key, &request.entity_id, &result);
-        self.observe(&evaluated, started.elapsed());
-        evaluated.annotate_current_span(&request_id);
-        let mut response = R::response(flag.key, result);
-        response.stamp(request_id, Stamp::finish(started));
-        Ok(response)
+        let mut answer = self.answer(
+            &namespace,
+            flag.key,
+            &request.entity_id,
+            evaluation,
+            started.elapsed(),
+            |evaluated| evaluated.annotate_current_span(&request_id),
+        );
+        let stamp = Stamp::finish(started);
+        if let Some((id, timestamp, duration_millis)) = stamped_fields(&mut answer) {
+            *id = request_id;
+            *timestamp = Some(stamp.timestamp);
+            *duration_millis = stamp.duration_millis;
+        }
+        Ok(answer)
     }
 
     /// `EvaluationService/Batch`, with Flipt's semantics: flags are looked up
     /// with each inner namespace and the batch-level reference; a missing
     /// flag yields an error entry, any other failure fails the whole batch.
-    pub async fn batch(
+    /// Each flag is evaluated as its type says.
+    pub(crate) async fn batch(
         &self,
         request: pb::BatchEvaluationRequest,
     ) -> Result<pb::BatchEvaluationResponse, EvaluationError> {
@@ -153,22 +186,32 @@ impl Evaluator {
                 }
                 None => return Err(missing_flag_state()),
             };
-            responses.push(self.evaluate_entry(&namespace, &flag, inner, fetched)?);
+            let evaluated_at = Instant::now();
+            let evaluation = flipt_core::evaluate(&flag, &inner.entity_id, &inner.context);
+            let mut answer = self.answer(
+                &namespace,
+                flag.key,
+                &inner.entity_id,
+                evaluation,
+                fetched + evaluated_at.elapsed(),
+                |evaluated| evaluated.add_current_span_event(),
+            );
+            // Inner answers keep the inner request id as sent (possibly
+            // empty).
+            if let Some((id, _, _)) = stamped_fields(&mut answer) {
+                *id = inner.request_id;
+            }
+            responses.push(batch_entry(answer));
         }
 
-        // Every inner response gets the same timestamp and duration, as Flipt.
+        // Every inner answer gets the same timestamp and duration, as Flipt.
         let stamp = Stamp::finish(started);
         for entry in &mut responses {
-            match &mut entry.response {
-                Some(pb::evaluation_response::Response::BooleanResponse(r)) => {
-                    r.timestamp = Some(stamp.timestamp);
-                    r.request_duration_millis = stamp.duration_millis;
-                }
-                Some(pb::evaluation_response::Response::VariantResponse(r)) => {
-                    r.timestamp = Some(stamp.timestamp);
-                    r.request_duration_millis = stamp.duration_millis;
-                }
-                _ => {}
+            if let Some((_, timestamp, duration_millis)) =
+                entry.response.as_mut().and_then(stamped_fields)
+            {
+                *timestamp = Some(stamp.timestamp);
+                *duration_millis = stamp.duration_millis;
             }
         }
         let request_id = request_id_or_new(request.request_id);
@@ -178,6 +221,28 @@ impl Evaluator {
             responses,
             request_duration_millis: stamp.duration_millis,
         })
+    }
+
+    /// `DataService/EvaluationSnapshotNamespace` and its REST route: the
+    /// namespace's snapshot for client-side evaluation, adapted to the
+    /// client's `accept_server_version`, or not-modified when
+    /// `if_none_match` is its current etag.
+    pub(crate) async fn snapshot(
+        &self,
+        namespace_key: &str,
+        reference: &str,
+        if_none_match: &str,
+        accept_server_version: Option<&str>,
+    ) -> Result<SnapshotOutcome, EvaluationError> {
+        self.limits.check_snapshot(namespace_key, reference)?;
+        namespace_snapshot(
+            &self.cache,
+            namespace_key,
+            reference,
+            if_none_match,
+            accept_server_version,
+        )
+        .await
     }
 
     /// The flag's state and the namespace it resolved to.
@@ -196,50 +261,23 @@ impl Evaluator {
         Ok((namespace, flag_from_proto(flag)))
     }
 
-    /// Evaluates one inner request of a batch by the flag's type. Inner
-    /// responses keep the inner request id as sent (possibly empty).
-    fn evaluate_entry(
+    /// Observes one evaluation of an existing flag (its metrics, and the
+    /// span through `annotate`) and builds its answer.
+    fn answer(
         &self,
         namespace: &str,
-        flag: &Flag,
-        inner: pb::EvaluationRequest,
-        fetched: Duration,
-    ) -> Result<pb::EvaluationResponse, EvaluationError> {
-        let started = Instant::now();
-        let context: &Context = &inner.context;
-        let entry = match flag.flag_type {
-            FlagType::Boolean => {
-                let result = evaluate_boolean(flag, &inner.entity_id, context)?;
-                let evaluated = Evaluated::boolean(namespace, &flag.key, &inner.entity_id, &result);
-                self.observe(&evaluated, fetched + started.elapsed());
-                evaluated.add_current_span_event();
-                let mut response = boolean_response(flag.key.clone(), result);
-                response.request_id = inner.request_id;
-                pb::EvaluationResponse {
-                    r#type: pb::EvaluationResponseType::BooleanEvaluationResponseType as i32,
-                    response: Some(pb::evaluation_response::Response::BooleanResponse(response)),
-                }
-            }
-            FlagType::Variant => {
-                let result = evaluate_variant(flag, &inner.entity_id, context)?;
-                let evaluated = Evaluated::variant(namespace, &flag.key, &inner.entity_id, &result);
-                self.observe(&evaluated, fetched + started.elapsed());
-                evaluated.add_current_span_event();
-                let mut response = variant_response(flag.key.clone(), result);
-                response.request_id = inner.request_id;
-                pb::EvaluationResponse {
-                    r#type: pb::EvaluationResponseType::VariantEvaluationResponseType as i32,
-                    response: Some(pb::evaluation_response::Response::VariantResponse(response)),
-                }
-            }
-        };
-        Ok(entry)
-    }
-
-    fn observe(&self, evaluated: &Evaluated<'_>, latency: Duration) {
+        flag_key: String,
+        entity_id: &str,
+        evaluation: Evaluation,
+        latency: Duration,
+        annotate: impl FnOnce(&Evaluated<'_>),
+    ) -> Answer {
+        let evaluated = Evaluated::new(namespace, &flag_key, entity_id, &evaluation);
         if let Some(metrics) = &self.metrics {
             evaluated.record(metrics, latency);
         }
+        annotate(&evaluated);
+        answer(flag_key, evaluation)
     }
 
     /// Counts an existing flag that could not be evaluated (the RPC of the
@@ -249,12 +287,32 @@ impl Evaluator {
         namespace: &str,
         flag: &str,
         started: Instant,
-        err: flipt_core::EvaluationError,
+        err: CoreError,
     ) -> EvaluationError {
         if let Some(metrics) = &self.metrics {
             metrics.record_error(namespace, flag, started.elapsed());
         }
         EvaluationError::from(err)
+    }
+}
+
+/// The fields Flipt stamps on a boolean or variant answer: request id,
+/// timestamp and duration in milliseconds. Error entries have none.
+fn stamped_fields(
+    answer: &mut Answer,
+) -> Option<(&mut String, &mut Option<pbjson_types::Timestamp>, &mut f64)> {
+    match answer {
+        Answer::BooleanResponse(r) => Some((
+            &mut r.request_id,
+            &mut r.timestamp,
+            &mut r.request_duration_millis,
+        )),
+        Answer::VariantResponse(r) => Some((
+            &mut r.request_id,
+            &mut r.timestamp,
+            &mut r.request_duration_millis,
+        )),
+        Answer::ErrorResponse(_) => None,
     }
 }
 
@@ -271,16 +329,11 @@ fn resolved_namespace(from_cache: String, requested: &str) -> String {
 /// The error entry of a batch for a flag that does not exist; the namespace
 /// is reported as sent (possibly empty), as Flipt does.
 fn not_found_entry(inner: pb::EvaluationRequest) -> pb::EvaluationResponse {
-    pb::EvaluationResponse {
-        r#type: pb::EvaluationResponseType::ErrorEvaluationResponseType as i32,
-        response: Some(pb::evaluation_response::Response::ErrorResponse(
-            pb::ErrorEvaluationResponse {
-                flag_key: inner.flag_key,
-                namespace_key: inner.namespace_key,
-                reason: pb::ErrorEvaluationReason::NotFoundErrorEvaluationReason as i32,
-            },
-        )),
-    }
+    batch_entry(Answer::ErrorResponse(pb::ErrorEvaluationResponse {
+        flag_key: inner.flag_key,
+        namespace_key: inner.namespace_key,
+        reason: pb::ErrorEvaluationReason::NotFoundErrorEvaluationReason as i32,
+    }))
 }
 
 fn missing_flag_state() -> EvaluationError {
@@ -295,81 +348,6 @@ fn request_id_or_new(request_id: String) -> String {
         request_id
     }
 }
-
-/// What differs between a Boolean and a Variant call: the engine function,
-/// how its result is observed, and the response message.
-trait Single: Sized {
-    type Result;
-
-    fn evaluate(
-        flag: &Flag,
-        entity_id: &str,
-        context: &Context,
-    ) -> Result<Self::Result, flipt_core::EvaluationError>;
-
-    fn evaluated<'a>(
-        namespace: &'a str,
-        flag: &'a str,
-        entity_id: &'a str,
-        result: &'a Self::Result,
-    ) -> Evaluated<'a>;
-
-    fn response(flag_key: String, result: Self::Result) -> Self;
-
-    fn stamp(&mut self, request_id: String, stamp: Stamp);
-}
-
-/// Implements [`Single`] for a response message from its engine function,
-/// its [`Evaluated`] constructor and its response builder.
-macro_rules! single {
-    ($response:ty, $result:ty, $evaluate:path, $evaluated:path, $build:path) => {
-        impl Single for $response {
-            type Result = $result;
-
-            fn evaluate(
-                flag: &Flag,
-                entity_id: &str,
-                context: &Context,
-            ) -> Result<Self::Result, flipt_core::EvaluationError> {
-                $evaluate(flag, entity_id, context)
-            }
-
-            fn evaluated<'a>(
-                namespace: &'a str,
-                flag: &'a str,
-                entity_id: &'a str,
-                result: &'a Self::Result,
-            ) -> Evaluated<'a> {
-                $evaluated(namespace, flag, entity_id, result)
-            }
-
-            fn response(flag_key: String, result: Self::Result) -> Self {
-                $build(flag_key, result)
-            }
-
-            fn stamp(&mut self, request_id: String, stamp: Stamp) {
-                self.request_id = request_id;
-                self.timestamp = Some(stamp.timestamp);
-                self.request_duration_millis = stamp.duration_millis;
-            }
-        }
-    };
-}
-
-single!(
-    pb::BooleanEvaluationResponse,
-    flipt_core::BooleanEvaluation,
-    evaluate_boolean,
-    Evaluated::boolean,
-    boolean_response
-);
-single!(
-    pb::VariantEvaluationResponse,
-    flipt_core::VariantEvaluation,
-    evaluate_variant,
-    Evaluated::variant,
-    variant_response
-);
 
 /// End time and duration of a request.
 struct Stamp {
@@ -391,9 +369,4 @@ impl Stamp {
             duration_millis,
         }
     }
-}
-
-/// The namespace a request resolves to (empty means `default`).
-pub fn namespace_of(request: &pb::EvaluationRequest) -> &str {
-    resolve_namespace(&request.namespace_key)
 }

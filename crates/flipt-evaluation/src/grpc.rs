@@ -12,25 +12,24 @@ use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use crate::{
     evaluator::Evaluator,
-    snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome, namespace_snapshot},
+    snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome},
 };
 
 /// The gRPC services of the evaluation service.
 #[derive(Clone)]
-pub struct GrpcApi {
+pub(crate) struct GrpcApi {
     evaluator: Evaluator,
 }
 
 impl GrpcApi {
     /// Serves requests with `evaluator`.
-    pub fn new(evaluator: Evaluator) -> Self {
+    pub(crate) fn new(evaluator: Evaluator) -> Self {
         Self { evaluator }
     }
 
     /// Rejects a message larger than `max_request_bytes`.
     fn check_size(&self, message: &impl prost::Message) -> Result<(), Status> {
         self.evaluator
-            .limits()
             .check_size(message.encoded_len())
             .map_err(Status::from)
     }
@@ -78,17 +77,10 @@ impl DataService for GrpcApi {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let request = request.into_inner();
-        self.evaluator
-            .limits()
-            .check_snapshot(&request.key, &request.reference)?;
-        let outcome = namespace_snapshot(
-            self.evaluator.cache(),
-            &request.key,
-            &request.reference,
-            "",
-            accept.as_deref(),
-        )
-        .await?;
+        let outcome = self
+            .evaluator
+            .snapshot(&request.key, &request.reference, "", accept.as_deref())
+            .await?;
         match outcome {
             SnapshotOutcome::Snapshot { etag, snapshot } => {
                 let mut response = Response::new(snapshot);

@@ -3,18 +3,18 @@
 //! REST endpoints), answering every request with flag state fetched from the
 //! cache service and evaluated by `flipt-core`.
 
-pub mod cache_client;
-pub mod config;
-pub mod convert;
-pub mod error;
-pub mod evaluator;
-pub mod grpc;
-pub mod limits;
-pub mod metrics;
-pub mod observe;
-pub mod readiness;
-pub mod rest;
-pub mod snapshot;
+mod cache_client;
+mod config;
+mod convert;
+mod error;
+mod evaluator;
+mod grpc;
+mod limits;
+mod metrics;
+mod observe;
+mod readiness;
+mod rest;
+mod snapshot;
 
 use std::future::Future;
 
@@ -31,13 +31,12 @@ use tonic::service::Routes;
 use tower::{ServiceBuilder, ServiceExt as _, util::BoxCloneSyncService};
 
 use crate::{
-    cache_client::{CacheClient, CacheClientSettings, connect_lazy},
-    config::EvaluationServiceConfig,
-    error::EvaluationError,
+    cache_client::{CacheClient, connect_lazy},
     evaluator::Evaluator,
     grpc::GrpcApi,
     metrics::EvaluationMetrics,
 };
+pub use crate::{config::EvaluationServiceConfig, error::EvaluationError, rest::http_status};
 
 /// Build version reported in metrics and logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -67,17 +66,14 @@ pub async fn run(
     tracing: ServiceTracing,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RunError> {
-    let address = config.services.cache.get().ok_or_else(|| {
+    let target = &config.services.cache;
+    let address = target.get().ok_or_else(|| {
         RunError::CacheAddress("must be set: flag state comes from the cache service".into())
     })?;
     let uri: http::Uri = address
         .parse()
         .map_err(|err| RunError::CacheAddress(format!("{err}")))?;
-    let settings = CacheClientSettings {
-        address: address.to_owned(),
-        timeout: config.services.cache.timeout,
-    };
-    let channel = connect_lazy(&settings)?;
+    let channel = connect_lazy(target)?;
 
     let metrics_on = config.metrics.enabled;
     let server_metrics = metrics_on
@@ -94,7 +90,7 @@ pub async fn run(
         .layer(GrpcMetricsLayer::from(client_metrics))
         .service(channel.clone())
         .map_response(|response| response.map(tonic::body::Body::new));
-    let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), settings.clone());
+    let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), target);
     let limits = config.service.evaluation.limits;
     let evaluator = Evaluator::new(cache)
         .with_metrics(evaluation_metrics)
@@ -109,7 +105,7 @@ pub async fn run(
     flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
     tasks.spawn(readiness::probe_cache(
         channel,
-        settings.timeout,
+        target.timeout,
         health.clone(),
         tasks.token(),
     ));

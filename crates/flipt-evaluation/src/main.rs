@@ -1,7 +1,7 @@
 //! `flipt-evaluation`: Flipt's evaluation API over flag state from the
 //! cache service.
 
-use flipt_evaluation::{VERSION, config::EvaluationServiceConfig, run};
+use flipt_evaluation::{EvaluationServiceConfig, VERSION, run};
 use flipt_server::{Cli, Listeners, load_or_exit, parse_args, shutdown_signal};
 
 #[tokio::main]

@@ -33,18 +33,18 @@ use flipt_otel::OtelError;
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
 /// `flipt_evaluations_requests_total{namespace,flag}`
-pub const EVALUATIONS_REQUESTS_TOTAL: &str = "flipt_evaluations_requests_total";
+pub(crate) const EVALUATIONS_REQUESTS_TOTAL: &str = "flipt_evaluations_requests_total";
 /// `flipt_evaluations_errors_total{namespace,flag}`
-pub const EVALUATIONS_ERRORS_TOTAL: &str = "flipt_evaluations_errors_total";
+pub(crate) const EVALUATIONS_ERRORS_TOTAL: &str = "flipt_evaluations_errors_total";
 /// `flipt_evaluations_results_total{namespace,flag,type,match,reason,segment,value}`
-pub const EVALUATIONS_RESULTS_TOTAL: &str = "flipt_evaluations_results_total";
+pub(crate) const EVALUATIONS_RESULTS_TOTAL: &str = "flipt_evaluations_results_total";
 /// `flipt_evaluations_latency_milliseconds{namespace,flag}` (histogram)
-pub const EVALUATIONS_LATENCY_MILLISECONDS: &str = "flipt_evaluations_latency_milliseconds";
+pub(crate) const EVALUATIONS_LATENCY_MILLISECONDS: &str = "flipt_evaluations_latency_milliseconds";
 
 /// Latency buckets in milliseconds, from 10 µs to 1 s. Flipt uses the
 /// OpenTelemetry default buckets (0, 5, 10, … ms), which put every
 /// in-memory evaluation into the first bucket.
-pub const LATENCY_BUCKETS_MS: &[f64] = &[
+pub(crate) const LATENCY_BUCKETS_MS: &[f64] = &[
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
 ];
 
@@ -61,7 +61,7 @@ const RESULT_LABELS: &[&str] = &[
 
 /// Kind of evaluation (the `type` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EvaluationType {
+pub(crate) enum EvaluationType {
     /// A variant flag.
     Variant,
     /// A boolean flag.
@@ -70,7 +70,7 @@ pub enum EvaluationType {
 
 impl EvaluationType {
     /// Label value, as Flipt writes it.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             EvaluationType::Variant => "variant",
             EvaluationType::Boolean => "boolean",
@@ -81,7 +81,7 @@ impl EvaluationType {
 /// The labels of one result beyond `namespace` and `flag`; see the module
 /// docs for what each means per flag type.
 #[derive(Debug, Clone, Copy)]
-pub struct ResultLabels<'a> {
+pub(crate) struct ResultLabels<'a> {
     /// Variant or boolean.
     pub evaluation_type: EvaluationType,
     /// Whether a rule or rollout matched.
@@ -96,7 +96,7 @@ pub struct ResultLabels<'a> {
 
 /// The evaluation metric families of one service.
 #[derive(Debug, Clone)]
-pub struct EvaluationMetrics {
+pub(crate) struct EvaluationMetrics {
     requests: IntCounterVec,
     errors: IntCounterVec,
     results: IntCounterVec,
@@ -105,7 +105,7 @@ pub struct EvaluationMetrics {
 
 impl EvaluationMetrics {
     /// Creates the families and registers them with `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, OtelError> {
+    pub(crate) fn register(registry: &Registry) -> Result<Self, OtelError> {
         // Help texts are Flipt's, without its copy-paste slip (errors) and
         // typo (latency).
         let requests = IntCounterVec::new(
@@ -162,7 +162,7 @@ impl EvaluationMetrics {
     }
 
     /// Records one successful evaluation of an existing flag.
-    pub fn record_result(
+    pub(crate) fn record_result(
         &self,
         namespace: &str,
         flag: &str,
@@ -185,7 +185,7 @@ impl EvaluationMetrics {
 
     /// Records one failed evaluation of an existing flag (asked with the
     /// RPC of the other flag type).
-    pub fn record_error(&self, namespace: &str, flag: &str, latency: Duration) {
+    pub(crate) fn record_error(&self, namespace: &str, flag: &str, latency: Duration) {
         self.record_request(namespace, flag, latency);
         self.errors.with_label_values(&[namespace, flag]).inc();
     }

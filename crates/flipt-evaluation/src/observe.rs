@@ -13,23 +13,23 @@
 //! label; and boolean evaluations carry `flipt.match` too (whether a
 //! rollout matched), so both flag types can be searched the same way.
 
-use flipt_core::{BooleanEvaluation, Reason, VariantEvaluation};
+use flipt_core::{Evaluation, Reason};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
 use crate::metrics::{EvaluationMetrics, EvaluationType, ResultLabels};
 
 /// `feature_flag.provider.name` (as Flipt sets it).
-pub const PROVIDER_NAME: &str = "Flipt";
+pub(crate) const PROVIDER_NAME: &str = "Flipt";
 
 /// Name of the span event added per evaluated flag (OpenTelemetry
 /// feature-flag semantic conventions).
-pub const EVALUATION_EVENT: &str = "feature_flag.evaluation";
+pub(crate) const EVALUATION_EVENT: &str = "feature_flag.evaluation";
 
 /// One finished evaluation of an existing flag, borrowed from the request
 /// and the engine's result.
 #[derive(Debug, Clone, Copy)]
-pub struct Evaluated<'a> {
+pub(crate) struct Evaluated<'a> {
     /// Resolved namespace key.
     pub namespace: &'a str,
     /// Flag key.
@@ -49,46 +49,43 @@ pub struct Evaluated<'a> {
 }
 
 impl<'a> Evaluated<'a> {
-    /// A variant flag's result.
-    pub fn variant(
+    /// A flag's result, as the module docs describe it per flag type.
+    pub(crate) fn new(
         namespace: &'a str,
         flag: &'a str,
         entity_id: &'a str,
-        result: &'a VariantEvaluation,
+        evaluation: &'a Evaluation,
     ) -> Self {
+        let (evaluation_type, matched, reason, segments, value) = match evaluation {
+            Evaluation::Variant(result) => (
+                EvaluationType::Variant,
+                result.matched,
+                result.reason,
+                &result.segment_keys,
+                result.variant_key.as_str(),
+            ),
+            Evaluation::Boolean(result) => (
+                EvaluationType::Boolean,
+                result.reason == Reason::Match,
+                result.reason,
+                &result.segment_keys,
+                if result.enabled { "true" } else { "false" },
+            ),
+        };
         Self {
             namespace,
             flag,
             entity_id,
-            evaluation_type: EvaluationType::Variant,
-            matched: result.matched,
-            reason: result.reason,
-            segments: &result.segment_keys,
-            value: &result.variant_key,
-        }
-    }
-
-    /// A boolean flag's result.
-    pub fn boolean(
-        namespace: &'a str,
-        flag: &'a str,
-        entity_id: &'a str,
-        result: &'a BooleanEvaluation,
-    ) -> Self {
-        Self {
-            namespace,
-            flag,
-            entity_id,
-            evaluation_type: EvaluationType::Boolean,
-            matched: result.reason == Reason::Match,
-            reason: result.reason,
-            segments: &result.segment_keys,
-            value: if result.enabled { "true" } else { "false" },
+            evaluation_type,
+            matched,
+            reason,
+            segments,
+            value,
         }
     }
 
     /// The result's metric labels beyond namespace and flag.
-    pub fn labels(&self) -> ResultLabels<'a> {
+    pub(crate) fn labels(&self) -> ResultLabels<'a> {
         ResultLabels {
             evaluation_type: self.evaluation_type,
             matched: self.matched,
@@ -99,13 +96,13 @@ impl<'a> Evaluated<'a> {
     }
 
     /// Records the result in `metrics`.
-    pub fn record(&self, metrics: &EvaluationMetrics, latency: std::time::Duration) {
+    pub(crate) fn record(&self, metrics: &EvaluationMetrics, latency: std::time::Duration) {
         metrics.record_result(self.namespace, self.flag, &self.labels(), latency);
     }
 
     /// Sets the evaluation's attributes on the current server span and adds
     /// the `feature_flag.evaluation` event (single-flag RPCs).
-    pub fn annotate_current_span(&self, request_id: &str) {
+    pub(crate) fn annotate_current_span(&self, request_id: &str) {
         let cx = Context::current();
         let span = cx.span();
         if !span.is_recording() {
@@ -136,7 +133,7 @@ impl<'a> Evaluated<'a> {
 
     /// Adds only the `feature_flag.evaluation` event to the current span:
     /// one per flag of a batch, whose span has no single flag to describe.
-    pub fn add_current_span_event(&self) {
+    pub(crate) fn add_current_span_event(&self) {
         let cx = Context::current();
         let span = cx.span();
         if !span.is_recording() {
@@ -160,7 +157,7 @@ impl<'a> Evaluated<'a> {
 
 /// `feature_flag.result.reason` values of the semantic conventions
 /// (OpenFeature's resolution reasons, lower case).
-pub fn semconv_reason(reason: Reason) -> &'static str {
+pub(crate) fn semconv_reason(reason: Reason) -> &'static str {
     match reason {
         Reason::Match => "targeting_match",
         Reason::Default => "default",
@@ -170,7 +167,7 @@ pub fn semconv_reason(reason: Reason) -> &'static str {
 }
 
 /// Sets `flipt.request_id` on the current span (batch requests).
-pub fn annotate_request_id(request_id: &str) {
+pub(crate) fn annotate_request_id(request_id: &str) {
     let cx = Context::current();
     let span = cx.span();
     if span.is_recording() {
@@ -182,39 +179,41 @@ pub fn annotate_request_id(request_id: &str) {
 mod tests {
     use super::*;
 
+    use flipt_core::{BooleanEvaluation, VariantEvaluation};
+
     #[test]
     fn boolean_results_label_match_and_value() {
-        let result = BooleanEvaluation {
+        let result = Evaluation::Boolean(BooleanEvaluation {
             enabled: true,
             reason: Reason::Match,
             segment_keys: vec!["internal".into(), "beta".into()],
-        };
-        let labels = Evaluated::boolean("default", "dark-mode", "user-1", &result).labels();
+        });
+        let labels = Evaluated::new("default", "dark-mode", "user-1", &result).labels();
         assert!(labels.matched);
         assert_eq!(labels.value, "true");
         assert_eq!(labels.segment, "internal");
         assert_eq!(labels.evaluation_type.as_str(), "boolean");
 
-        let default = BooleanEvaluation {
+        let default = Evaluation::Boolean(BooleanEvaluation {
             enabled: false,
             reason: Reason::Default,
             segment_keys: Vec::new(),
-        };
-        let labels = Evaluated::boolean("default", "dark-mode", "user-1", &default).labels();
+        });
+        let labels = Evaluated::new("default", "dark-mode", "user-1", &default).labels();
         assert!(!labels.matched);
         assert_eq!((labels.value, labels.segment), ("false", ""));
     }
 
     #[test]
     fn variant_results_label_first_segment_and_variant() {
-        let result = VariantEvaluation {
+        let result = Evaluation::Variant(VariantEvaluation {
             matched: true,
             reason: Reason::Match,
             segment_keys: vec!["eu".into(), "mobile".into()],
             variant_key: "blue".into(),
             variant_attachment: String::new(),
-        };
-        let labels = Evaluated::variant("checkout", "color", "user-1", &result).labels();
+        });
+        let labels = Evaluated::new("checkout", "color", "user-1", &result).labels();
         assert!(labels.matched);
         assert_eq!((labels.segment, labels.value), ("eu", "blue"));
         assert_eq!(labels.reason.as_str(), "MATCH_EVALUATION_REASON");

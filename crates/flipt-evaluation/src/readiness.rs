@@ -12,11 +12,11 @@ use tonic_health::pb::{
 };
 
 /// How often the cache service is probed.
-pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Probes the cache service until `stop` is cancelled. Uses the plain
 /// channel, not the instrumented one, so probes do not show up as traces.
-pub async fn probe_cache(
+pub(crate) async fn probe_cache(
     channel: Channel,
     timeout: Duration,
     health: Health,

@@ -26,11 +26,11 @@ use tonic::Code;
 use crate::{
     error::EvaluationError,
     evaluator::Evaluator,
-    snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome, namespace_snapshot},
+    snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome},
 };
 
 /// Routes of the REST API.
-pub fn router(evaluator: Evaluator) -> Router {
+pub(crate) fn router(evaluator: Evaluator) -> Router {
     Router::new()
         .route("/evaluate/v1/boolean", post(boolean))
         .route("/evaluate/v1/variant", post(variant))
@@ -68,11 +68,10 @@ async fn read_request<T: DeserializeOwned>(
     evaluator: &Evaluator,
     body: Body,
 ) -> Result<T, ApiError> {
-    let limits = evaluator.limits();
-    let bytes = read_body(body, limits.max_request_bytes)
+    let bytes = read_body(body, evaluator.max_request_bytes())
         .await
         .map_err(|err| match err {
-            BodyError::TooLarge => ApiError::from(limits.body_too_large()),
+            BodyError::TooLarge => ApiError::from(evaluator.body_too_large()),
             BodyError::Read(detail) => ApiError::invalid(format!("reading request body: {detail}")),
         })?;
     decode(&bytes)
@@ -105,9 +104,6 @@ async fn snapshot(
     Query(query): Query<SnapshotQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(err) = evaluator.limits().check_snapshot(&key, &query.reference) {
-        return ApiError::from(err).into_response();
-    }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -115,14 +111,9 @@ async fn snapshot(
     let accept = headers
         .get(ACCEPT_SERVER_VERSION)
         .and_then(|v| v.to_str().ok());
-    let outcome = namespace_snapshot(
-        evaluator.cache(),
-        &key,
-        &query.reference,
-        if_none_match,
-        accept,
-    )
-    .await;
+    let outcome = evaluator
+        .snapshot(&key, &query.reference, if_none_match, accept)
+        .await;
     match outcome {
         // Flipt sends the etag unquoted and compares If-None-Match exactly.
         Ok(SnapshotOutcome::NotModified { etag }) => {
@@ -192,7 +183,7 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 
 /// A failed REST call: gRPC code plus message, rendered as the gateway does.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     code: Code,
     message: String,
 }

@@ -8,7 +8,7 @@ use flipt_proto::evaluation as pb;
 use crate::{cache_client::CacheClient, error::EvaluationError};
 
 /// Header (and gRPC metadata key) carrying the client's supported server version.
-pub const ACCEPT_SERVER_VERSION: &str = "x-flipt-accept-server-version";
+pub(crate) const ACCEPT_SERVER_VERSION: &str = "x-flipt-accept-server-version";
 
 /// Server version assumed for clients that do not say (Flipt's default).
 const DEFAULT_ACCEPT_VERSION: (u64, u64, u64) = (1, 37, 1);
@@ -17,7 +17,7 @@ const DEFAULT_VARIANT_SINCE: (u64, u64, u64) = (1, 47, 0);
 
 /// Result of a snapshot request.
 #[derive(Debug)]
-pub enum SnapshotOutcome {
+pub(crate) enum SnapshotOutcome {
     /// The client's etag is current: answer 304 with no body.
     NotModified {
         /// Current etag.
@@ -33,7 +33,7 @@ pub enum SnapshotOutcome {
 }
 
 /// Fetches a namespace snapshot and adapts it to the client's version.
-pub async fn namespace_snapshot(
+pub(crate) async fn namespace_snapshot(
     cache: &CacheClient,
     namespace_key: &str,
     reference: &str,

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::{Router, body::Body};
 use flipt_proto::evaluation as pb;
+use flipt_server::ServiceAddress;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use proptest::prelude::*;
@@ -21,7 +22,7 @@ use tower::{ServiceExt as _, util::BoxCloneSyncService};
 
 use super::{decode, router};
 use crate::{
-    cache_client::{CacheClient, CacheClientSettings, connect_lazy},
+    cache_client::{CacheClient, connect_lazy},
     evaluator::Evaluator,
 };
 
@@ -37,12 +38,12 @@ fn app() -> Router {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("reserve a local port");
-    let settings = CacheClientSettings {
+    let target = ServiceAddress {
         address: format!("http://{closed}"),
         timeout: Duration::from_millis(200),
     };
-    let channel = connect_lazy(&settings).expect("channel");
-    let cache = CacheClient::new(BoxCloneSyncService::new(channel), settings);
+    let channel = connect_lazy(&target).expect("channel");
+    let cache = CacheClient::new(BoxCloneSyncService::new(channel), &target);
     router(Evaluator::new(cache))
 }
 

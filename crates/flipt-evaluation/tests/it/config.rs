@@ -4,7 +4,7 @@
 //! for bad values; and the binary's exit code, error line and
 //! `--print-config`.
 
-use flipt_evaluation::config::EvaluationServiceConfig;
+use flipt_evaluation::EvaluationServiceConfig;
 use flipt_server::load_from;
 use flipt_server::testing::{
     KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case, common_cases,

@@ -235,9 +235,7 @@ fn error_problem(client: &str, status: &tonic::Status, result: &Value) -> Option
     let mut want = serde_json::json!({"message": status.message()});
     match client {
         "PyPI flipt" => {
-            want["status"] = flipt_evaluation::rest::http_status(status.code())
-                .as_u16()
-                .into();
+            want["status"] = flipt_evaluation::http_status(status.code()).as_u16().into();
         }
         "grpcio" => want["code"] = grpc_code_name(status.code()).into(),
         _ => {}
