@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 /// Default Segment endpoint baked in at build time from the compile-time
 /// variable `FLIPT_BUILD_SEGMENT_ENDPOINT`, as Flipt's release builds bake
 /// theirs in. Unset in ordinary builds: they send nothing.
-pub const BUILD_SEGMENT_ENDPOINT: Option<&str> = option_env!("FLIPT_BUILD_SEGMENT_ENDPOINT");
+pub(crate) const BUILD_SEGMENT_ENDPOINT: Option<&str> = option_env!("FLIPT_BUILD_SEGMENT_ENDPOINT");
 
 /// Default write key baked in at build time from `FLIPT_BUILD_SEGMENT_WRITE_KEY`.
-pub const BUILD_SEGMENT_WRITE_KEY: Option<&str> = option_env!("FLIPT_BUILD_SEGMENT_WRITE_KEY");
+pub(crate) const BUILD_SEGMENT_WRITE_KEY: Option<&str> =
+    option_env!("FLIPT_BUILD_SEGMENT_WRITE_KEY");
 
 /// Sections read by `flipt-telemetry-reporter` on top of the common ones.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -137,7 +138,7 @@ impl SegmentConfig {
 
 /// Which switch turned pings off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OptOut {
+pub(crate) enum OptOut {
     /// `meta.telemetry_enabled: false`, `FLIPT_META_TELEMETRY_ENABLED=false`
     /// or `DO_NOT_TRACK` (the loader folds it into this key).
     Meta,
@@ -147,7 +148,7 @@ pub enum OptOut {
 
 impl OptOut {
     /// The opt-out in words, for the one log line and `print`.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             OptOut::Meta => "meta.telemetry_enabled is false (or DO_NOT_TRACK is set)",
             OptOut::Telemetry => "telemetry.enabled is false",
@@ -156,7 +157,7 @@ impl OptOut {
 }
 
 /// `None` when pings may be sent, else the switch that turned them off.
-pub fn opt_out(config: &Config<TelemetryReporterConfig>) -> Option<OptOut> {
+pub(crate) fn opt_out(config: &Config<TelemetryReporterConfig>) -> Option<OptOut> {
     if !config.meta.telemetry_enabled {
         Some(OptOut::Meta)
     } else if !config.service.telemetry.enabled {

@@ -4,23 +4,25 @@
 //! `flipt.ping` per interval to a Segment-compatible endpoint (DESIGN.md
 //! §6). What is sent and how to turn it off: `docs/telemetry.md`.
 //!
-//! * [`config`]: `telemetry.*` and the opt-out switches;
-//! * [`usage`]: the reports, checked against fixed value lists;
-//! * [`payload`]: the ping and its Segment batch;
-//! * [`state`]: the anonymous id in `<meta.state_directory>/telemetry.json`;
-//! * [`sender`]: the HTTP transport and bounded retries;
-//! * [`reporter`]: the schedule; [`service`]: the gRPC service;
-//! * [`print`]: the `print` subcommand; [`metrics`]: the reporter's metrics.
+//! * `config`: `telemetry.*` and the opt-out switches;
+//! * `usage`: the reports, checked against fixed value lists;
+//! * `payload`: the ping and its Segment batch;
+//! * `state`: the anonymous id in `<meta.state_directory>/telemetry.json`;
+//! * `sender`: the HTTP transport and bounded retries;
+//! * `reporter`: the schedule; `service`: the gRPC service;
+//! * `print`: the `print` subcommand; `metrics`: the reporter's metrics.
 
-pub mod config;
-pub mod metrics;
-pub mod payload;
-pub mod print;
-pub mod reporter;
-pub mod sender;
-pub mod service;
-pub mod state;
-pub mod usage;
+mod config;
+mod metrics;
+mod payload;
+mod print;
+mod reporter;
+mod sender;
+mod service;
+mod state;
+#[cfg(test)]
+mod tests;
+mod usage;
 
 use std::future::Future;
 
@@ -32,10 +34,14 @@ use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use prometheus::Registry;
 use tonic::service::Routes;
 
+pub use crate::{
+    config::TelemetryReporterConfig, print::print, reporter::ReporterError,
+    state::resolve_state_directory,
+};
 use crate::{
-    config::TelemetryReporterConfig,
     metrics::ReporterMetrics,
-    reporter::{Deps, Reporter, ReporterError},
+    reporter::{Deps, Reporter},
+    service::ReporterService,
 };
 
 /// Build version, reported in the ping, metrics and logs.
@@ -57,33 +63,13 @@ pub enum RunError {
 
 /// Runs the reporter on `listeners` until `shutdown` resolves.
 /// `config.meta.state_directory` must be resolved first
-/// ([`state::resolve_state_directory`]); `main` does it.
+/// ([`resolve_state_directory`]); `main` does it.
 pub async fn run(
     config: Config<TelemetryReporterConfig>,
     listeners: Listeners,
     registry: Registry,
     tracing: ServiceTracing,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), RunError> {
-    run_with(
-        config,
-        listeners,
-        registry,
-        tracing,
-        shutdown,
-        Deps::default(),
-    )
-    .await
-}
-
-/// [`run`] with its transport, clock or retry policy replaced (tests).
-pub async fn run_with(
-    config: Config<TelemetryReporterConfig>,
-    listeners: Listeners,
-    registry: Registry,
-    tracing: ServiceTracing,
-    shutdown: impl Future<Output = ()> + Send,
-    deps: Deps,
 ) -> Result<(), RunError> {
     let metrics_on = config.metrics.enabled;
     let reporter_metrics = metrics_on
@@ -92,8 +78,8 @@ pub async fn run_with(
     let server_metrics = metrics_on
         .then(|| GrpcServerMetrics::register(&registry))
         .transpose()?;
-    let reporter = Reporter::new(&config, reporter_metrics, deps)?;
-    let service = reporter.service();
+    let reporter = Reporter::new(&config, reporter_metrics.clone(), Deps::default())?;
+    let service = ReporterService::new(reporter.source().clone(), reporter_metrics);
 
     let tasks = BackgroundTasks::new();
     tasks.spawn(reporter.run(tasks.token()));

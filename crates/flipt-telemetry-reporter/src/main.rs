@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use flipt_server::{Cli, Listeners, load_or_exit, parse_args, shutdown_signal};
 use flipt_telemetry_reporter::{
-    VERSION, config::TelemetryReporterConfig, print::print, run, state::resolve_state_directory,
+    TelemetryReporterConfig, VERSION, print, resolve_state_directory, run,
 };
 
 /// Collects anonymous usage reports from the Flipt services and sends the

@@ -12,19 +12,20 @@ use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use crate::usage::SERVICES;
 
 /// `flipt_telemetry_reports_received_total{service}`
-pub const REPORTS_RECEIVED_TOTAL: &str = "flipt_telemetry_reports_received_total";
+pub(crate) const REPORTS_RECEIVED_TOTAL: &str = "flipt_telemetry_reports_received_total";
 /// `flipt_telemetry_pings_total{result}`, result = `sent|failed|skipped`
-pub const PINGS_TOTAL: &str = "flipt_telemetry_pings_total";
+pub(crate) const PINGS_TOTAL: &str = "flipt_telemetry_pings_total";
 /// `flipt_telemetry_ping_retries_total`: attempts beyond the first.
-pub const PING_RETRIES_TOTAL: &str = "flipt_telemetry_ping_retries_total";
+pub(crate) const PING_RETRIES_TOTAL: &str = "flipt_telemetry_ping_retries_total";
 /// `flipt_telemetry_last_success_timestamp_seconds`
-pub const LAST_SUCCESS_TIMESTAMP_SECONDS: &str = "flipt_telemetry_last_success_timestamp_seconds";
+pub(crate) const LAST_SUCCESS_TIMESTAMP_SECONDS: &str =
+    "flipt_telemetry_last_success_timestamp_seconds";
 /// `flipt_telemetry_enabled`: 1 when pings are on, 0 after an opt-out.
-pub const ENABLED: &str = "flipt_telemetry_enabled";
+pub(crate) const ENABLED: &str = "flipt_telemetry_enabled";
 
 /// Outcome of one scheduled ping (the `result` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PingResult {
+pub(crate) enum PingResult {
     /// The endpoint accepted it.
     Sent,
     /// Every attempt failed.
@@ -35,10 +36,11 @@ pub enum PingResult {
 
 impl PingResult {
     /// All values, for pre-creating series.
-    pub const ALL: [PingResult; 3] = [PingResult::Sent, PingResult::Failed, PingResult::Skipped];
+    pub(crate) const ALL: [PingResult; 3] =
+        [PingResult::Sent, PingResult::Failed, PingResult::Skipped];
 
     /// Label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PingResult::Sent => "sent",
             PingResult::Failed => "failed",
@@ -49,7 +51,7 @@ impl PingResult {
 
 /// The reporter's metric families.
 #[derive(Debug, Clone)]
-pub struct ReporterMetrics {
+pub(crate) struct ReporterMetrics {
     reports: IntCounterVec,
     pings: IntCounterVec,
     retries: IntCounter,
@@ -63,7 +65,7 @@ fn metric_error(name: &'static str) -> impl Fn(prometheus::Error) -> OtelError {
 
 impl ReporterMetrics {
     /// Creates the families and registers them with `registry`.
-    pub fn register(registry: &Registry) -> Result<Self, OtelError> {
+    pub(crate) fn register(registry: &Registry) -> Result<Self, OtelError> {
         let reports = IntCounterVec::new(
             Opts::new(
                 REPORTS_RECEIVED_TOTAL,
@@ -122,27 +124,27 @@ impl ReporterMetrics {
     }
 
     /// Counts a report from `service` (one of [`SERVICES`]).
-    pub fn report_received(&self, service: &'static str) {
+    pub(crate) fn report_received(&self, service: &'static str) {
         self.reports.with_label_values(&[service]).inc();
     }
 
     /// Counts a ping outcome.
-    pub fn ping(&self, result: PingResult) {
+    pub(crate) fn ping(&self, result: PingResult) {
         self.pings.with_label_values(&[result.as_str()]).inc();
     }
 
     /// Counts one retry.
-    pub fn retry(&self) {
+    pub(crate) fn retry(&self) {
         self.retries.inc();
     }
 
     /// Records a successful ping at `unix_seconds`.
-    pub fn success_at(&self, unix_seconds: f64) {
+    pub(crate) fn success_at(&self, unix_seconds: f64) {
         self.last_success.set(unix_seconds);
     }
 
     /// Records whether pings are on.
-    pub fn set_enabled(&self, enabled: bool) {
+    pub(crate) fn set_enabled(&self, enabled: bool) {
         self.enabled.set(i64::from(enabled));
     }
 }

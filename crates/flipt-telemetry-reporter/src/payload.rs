@@ -15,14 +15,14 @@ use uuid::Uuid;
 /// Version of the ping schema, sent as `properties.version` and written in
 /// the state file. The project's own numbering (Flipt's pings are `1.5`):
 /// bump it whenever a field is added or changes meaning.
-pub const SCHEMA_VERSION: &str = "1.0";
+pub(crate) const SCHEMA_VERSION: &str = "1.0";
 
 /// Segment event name (Flipt's).
-pub const EVENT: &str = "flipt.ping";
+pub(crate) const EVENT: &str = "flipt.ping";
 
 /// `properties` of the track event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Ping {
+pub(crate) struct Ping {
     /// Schema version, [`SCHEMA_VERSION`].
     pub version: &'static str,
     /// Anonymous installation id, also the event's `anonymousId`.
@@ -33,7 +33,7 @@ pub struct Ping {
 
 /// `properties.flipt`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Flipt {
+pub(crate) struct Flipt {
     /// Build version of the reporter.
     pub version: &'static str,
     /// Operating system, with Go's name (`linux`, `darwin`, `windows`).
@@ -53,7 +53,7 @@ pub struct Flipt {
 
 /// `properties.flipt.storage`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Storage {
+pub(crate) struct Storage {
     /// `storage.type` of the cache service (`local`).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub storage_type: Option<&'static str>,
@@ -64,18 +64,18 @@ pub struct Storage {
 
 /// `properties.flipt.tracing`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Tracing {
+pub(crate) struct Tracing {
     /// `tracing.exporter` (`otlp`, `jaeger`).
     pub exporter: &'static str,
 }
 
 /// `properties.flipt.experimental`: `{}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Experimental {}
+pub(crate) struct Experimental {}
 
 /// Go's `GOOS` name of the platform this binary was built for, so pings
 /// line up with Flipt's in the same dashboards.
-pub fn go_os() -> &'static str {
+pub(crate) fn go_os() -> &'static str {
     match std::env::consts::OS {
         "macos" => "darwin",
         // The rest share their name with Go (linux, windows, freebsd, ...).
@@ -84,7 +84,7 @@ pub fn go_os() -> &'static str {
 }
 
 /// Go's `GOARCH` name of the platform this binary was built for.
-pub fn go_arch() -> &'static str {
+pub(crate) fn go_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",
@@ -101,7 +101,7 @@ pub fn go_arch() -> &'static str {
 
 /// Why a batch could not be built.
 #[derive(Debug, thiserror::Error)]
-pub enum PayloadError {
+pub(crate) enum PayloadError {
     /// The event did not fit Segment's limits or did not serialize.
     #[error("building the segment batch: {0}")]
     Segment(#[from] segment::Error),
@@ -114,7 +114,7 @@ impl Ping {
     /// The Segment batch (one `track` event) that carries this ping:
     /// exactly the body POSTed to `<endpoint>/v1/batch`. No `context` is
     /// added: the event says nothing beyond the properties.
-    pub fn to_batch(&self, timestamp: OffsetDateTime) -> Result<Message, PayloadError> {
+    pub(crate) fn to_batch(&self, timestamp: OffsetDateTime) -> Result<Message, PayloadError> {
         let track = Track {
             user: User::AnonymousId {
                 anonymous_id: self.uuid.to_string(),

@@ -18,7 +18,7 @@ use crate::config::TelemetryReporterConfig;
 use crate::reporter::{PingSource, WallClock};
 
 /// How long `print` waits for a running reporter.
-pub const PREVIEW_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const PREVIEW_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why printing failed.
 #[derive(Debug, thiserror::Error)]

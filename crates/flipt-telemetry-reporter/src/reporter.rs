@@ -31,23 +31,24 @@ use crate::usage::UsageBook;
 /// Wall-clock time for timestamps. Injected so tests with paused Tokio
 /// time see `lastTimestamp` move with the schedule.
 #[derive(Clone)]
-pub struct WallClock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
+pub(crate) struct WallClock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
 
 impl WallClock {
     /// The system clock.
-    pub fn system() -> Self {
+    pub(crate) fn system() -> Self {
         Self(Arc::new(OffsetDateTime::now_utc))
     }
 
     /// `base` plus the Tokio time elapsed since this call: follows
-    /// `tokio::time::advance` when time is paused.
-    pub fn following_tokio(base: OffsetDateTime) -> Self {
+    /// `tokio::time::advance` when time is paused (tests).
+    #[cfg(test)]
+    pub(crate) fn following_tokio(base: OffsetDateTime) -> Self {
         let start = Instant::now();
         Self(Arc::new(move || base + start.elapsed()))
     }
 
     /// The current time.
-    pub fn now(&self) -> OffsetDateTime {
+    pub(crate) fn now(&self) -> OffsetDateTime {
         (self.0)()
     }
 }
@@ -60,7 +61,7 @@ impl fmt::Debug for WallClock {
 
 /// What the reporter uses besides its config; tests replace parts.
 #[derive(Clone)]
-pub struct Deps {
+pub(crate) struct Deps {
     /// Where pings go; `None` builds the Segment client from the config.
     pub transport: Option<Arc<dyn Transport>>,
     /// Source of timestamps.
@@ -81,7 +82,7 @@ impl Default for Deps {
 
 /// Why pings are not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotSent {
+pub(crate) enum NotSent {
     /// The operator opted out.
     OptedOut(OptOut),
     /// `--dry-run`.
@@ -124,7 +125,7 @@ pub enum ReporterError {
 /// Builds pings from the current reports. Cheap to clone; shared with the
 /// gRPC service for `Preview`.
 #[derive(Debug, Clone)]
-pub struct PingSource {
+pub(crate) struct PingSource {
     uuid: Uuid,
     book: UsageBook,
     own_tracing: Option<&'static str>,
@@ -134,7 +135,7 @@ pub struct PingSource {
 
 impl PingSource {
     /// The ping as it would be sent now.
-    pub fn ping(&self) -> Ping {
+    pub(crate) fn ping(&self) -> Ping {
         let summary = self.book.summary();
         let tracing = summary.tracing.or(self
             .own_tracing
@@ -155,17 +156,17 @@ impl PingSource {
     }
 
     /// The Segment batch of [`PingSource::ping`], timestamped now.
-    pub fn batch(&self) -> Result<Message, PayloadError> {
+    pub(crate) fn batch(&self) -> Result<Message, PayloadError> {
         self.ping().to_batch(self.clock.now())
     }
 
     /// Why pings are not sent, or `None` when they are.
-    pub fn not_sent(&self) -> Option<&NotSent> {
+    pub(crate) fn not_sent(&self) -> Option<&NotSent> {
         self.not_sent.as_ref()
     }
 
     /// The reports the pings are built from.
-    pub fn book(&self) -> &UsageBook {
+    pub(crate) fn book(&self) -> &UsageBook {
         &self.book
     }
 }
@@ -178,7 +179,7 @@ enum Mode {
 }
 
 /// The ping schedule and its state.
-pub struct Reporter {
+pub(crate) struct Reporter {
     source: PingSource,
     mode: Mode,
     state: Option<(StateStore, State)>,
@@ -208,7 +209,7 @@ impl Reporter {
     /// Decides how pings are handled (see the module docs) and prepares the
     /// state. `config.meta.state_directory` must already be resolved
     /// ([`crate::state::resolve_state_directory`]); empty disables sending.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config<TelemetryReporterConfig>,
         metrics: Option<ReporterMetrics>,
         deps: Deps,
@@ -232,14 +233,8 @@ impl Reporter {
             let state = store.load_or_fresh();
             let transport = match deps.transport {
                 Some(transport) => Some(transport),
-                None => match telemetry.segment.destination() {
-                    Some((endpoint, key)) => Some(Arc::new(SegmentTransport::new(
-                        endpoint,
-                        key,
-                        telemetry.segment.timeout,
-                    )?) as Arc<dyn Transport>),
-                    None => None,
-                },
+                None => SegmentTransport::new(&telemetry.segment)?
+                    .map(|transport| Arc::new(transport) as Arc<dyn Transport>),
             };
             if config.service.dry_run {
                 tracing::info!("telemetry dry run: pings are printed to stdout, not sent");
@@ -290,29 +285,25 @@ impl Reporter {
     }
 
     /// The ping builder, shared with the gRPC service.
-    pub fn source(&self) -> &PingSource {
+    pub(crate) fn source(&self) -> &PingSource {
         &self.source
     }
 
-    /// The gRPC `TelemetryReporterService` over this reporter's reports.
-    pub fn service(&self) -> crate::service::ReporterService {
-        crate::service::ReporterService::new(self.source.clone(), self.metrics.clone())
-    }
-
     /// Whether a schedule runs at all (false after an opt-out).
-    pub fn is_scheduled(&self) -> bool {
+    pub(crate) fn is_scheduled(&self) -> bool {
         !matches!(self.mode, Mode::Off)
     }
 
-    /// The current state (id and last success), when one is kept.
-    pub fn state(&self) -> Option<State> {
+    /// The current state (id and last success), when one is kept (tests).
+    #[cfg(test)]
+    pub(crate) fn state(&self) -> Option<State> {
         self.state.as_ref().map(|(_, state)| *state)
     }
 
     /// Runs the schedule until `stop` is cancelled: the first ping after
     /// `telemetry.initial_delay`, then one every `telemetry.report_interval`
     /// counted from the first (a slow ping delays the next, never doubles it).
-    pub async fn run(mut self, stop: CancellationToken) {
+    pub(crate) async fn run(mut self, stop: CancellationToken) {
         if !self.is_scheduled() {
             return;
         }
@@ -335,7 +326,7 @@ impl Reporter {
     }
 
     /// One scheduled ping, counted by outcome.
-    pub async fn ping_once(&mut self) -> PingResult {
+    pub(crate) async fn ping_once(&mut self) -> PingResult {
         let result = self.attempt().await;
         if let Some(metrics) = &self.metrics {
             metrics.ping(result);
@@ -402,7 +393,7 @@ impl PingSource {
     /// The ping a reporter started with `config` would send before any
     /// service reported, for `print` when no reporter answers. Reads the
     /// state file but never writes it.
-    pub fn offline(config: &Config<TelemetryReporterConfig>, clock: WallClock) -> Self {
+    pub(crate) fn offline(config: &Config<TelemetryReporterConfig>, clock: WallClock) -> Self {
         let dir = &config.meta.state_directory;
         let opted_out = opt_out(config);
         let stored = match (opted_out, dir.as_os_str().is_empty()) {

@@ -14,10 +14,11 @@ use std::time::Duration;
 use segment::{Client as _, HttpClient, Message};
 
 use crate::VERSION;
+use crate::config::SegmentConfig;
 
 /// Why one attempt failed.
 #[derive(Debug, thiserror::Error)]
-pub enum SendError {
+pub(crate) enum SendError {
     /// The endpoint answered with an HTTP error status.
     #[error("endpoint answered HTTP {0}")]
     Status(u16),
@@ -32,7 +33,7 @@ pub enum SendError {
 impl SendError {
     /// Whether trying again can help: not for 4xx other than 408 and 429
     /// (a wrong write key stays wrong).
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         match self {
             SendError::Status(code) => *code >= 500 || *code == 408 || *code == 429,
             SendError::Timeout | SendError::Network(_) => true,
@@ -41,10 +42,10 @@ impl SendError {
 }
 
 /// The future of one send.
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
 
 /// Sends one Segment message. Object-safe so the reporter can hold any.
-pub trait Transport: Send + Sync + 'static {
+pub(crate) trait Transport: Send + Sync + 'static {
     /// One attempt, no retries.
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a>;
 }
@@ -52,23 +53,27 @@ pub trait Transport: Send + Sync + 'static {
 /// The real transport: the `segment` crate's HTTP client on a reqwest
 /// client with connect and request timeouts.
 #[derive(Debug, Clone)]
-pub struct SegmentTransport {
+pub(crate) struct SegmentTransport {
     client: HttpClient,
     write_key: String,
 }
 
 impl SegmentTransport {
-    /// A client for `endpoint` (no trailing slash) with `timeout` per attempt.
-    pub fn new(endpoint: &str, write_key: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// A client for the endpoint and write key of `telemetry.segment.*`,
+    /// with its timeout per attempt; `None` when either is missing.
+    pub(crate) fn new(segment: &SegmentConfig) -> Result<Option<Self>, reqwest::Error> {
+        let Some((endpoint, write_key)) = segment.destination() else {
+            return Ok(None);
+        };
         let http = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .timeout(timeout)
+            .connect_timeout(segment.timeout)
+            .timeout(segment.timeout)
             .user_agent(format!("flipt-telemetry-reporter/{VERSION}"))
             .build()?;
-        Ok(Self {
-            client: HttpClient::new(http, endpoint.trim_end_matches('/').to_owned()),
+        Ok(Some(Self {
+            client: HttpClient::new(http, endpoint.to_owned()),
             write_key: write_key.to_owned(),
-        })
+        }))
     }
 }
 
@@ -109,7 +114,7 @@ fn classify(err: segment::Error) -> SendError {
 
 /// How often and how patiently a ping is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Attempts in total, at least 1.
     pub attempts: u32,
     /// Wait before the second attempt; doubled before each further one.
@@ -131,7 +136,7 @@ impl Default for RetryPolicy {
 /// Sends `message`, retrying retryable failures with doubling backoff.
 /// Calls `on_retry` before each retry. Returns the last error when every
 /// attempt failed.
-pub async fn send_with_retries(
+pub(crate) async fn send_with_retries(
     transport: &dyn Transport,
     message: &Message,
     policy: RetryPolicy,

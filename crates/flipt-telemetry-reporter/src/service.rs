@@ -18,14 +18,14 @@ use crate::usage::Usage;
 
 /// The gRPC service of one reporter.
 #[derive(Debug, Clone)]
-pub struct ReporterService {
+pub(crate) struct ReporterService {
     source: PingSource,
     metrics: Option<ReporterMetrics>,
 }
 
 impl ReporterService {
     /// A service recording into `source`'s book.
-    pub fn new(source: PingSource, metrics: Option<ReporterMetrics>) -> Self {
+    pub(crate) fn new(source: PingSource, metrics: Option<ReporterMetrics>) -> Self {
         Self { source, metrics }
     }
 }

@@ -17,14 +17,14 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 /// File name inside `meta.state_directory` (Flipt's).
-pub const STATE_FILE: &str = "telemetry.json";
+pub(crate) const STATE_FILE: &str = "telemetry.json";
 
 /// Version written into the state file; the payload schema version.
-pub const STATE_VERSION: &str = crate::payload::SCHEMA_VERSION;
+pub(crate) const STATE_VERSION: &str = crate::payload::SCHEMA_VERSION;
 
 /// Why the state could not be kept.
 #[derive(Debug, thiserror::Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// The directory could not be created or the file not written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -38,7 +38,7 @@ pub enum StateError {
 
 /// What the reporter remembers between runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct State {
+pub(crate) struct State {
     /// Anonymous installation id (v4), the ping's `anonymousId` and `uuid`.
     pub uuid: Uuid,
     /// When the last ping was accepted by the endpoint.
@@ -47,7 +47,7 @@ pub struct State {
 
 impl State {
     /// A new installation: random id, no ping sent yet.
-    pub fn fresh() -> Self {
+    pub(crate) fn fresh() -> Self {
         Self {
             uuid: Uuid::new_v4(),
             last_timestamp: None,
@@ -73,7 +73,7 @@ struct StateFile {
 
 /// What reading the file found.
 #[derive(Debug)]
-pub enum Loaded {
+pub(crate) enum Loaded {
     /// No file yet.
     Missing,
     /// A valid state.
@@ -84,23 +84,23 @@ pub enum Loaded {
 
 /// The state file in one directory.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
 }
 
 impl StateStore {
     /// The store for `dir` (nothing is touched yet).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
     /// Path of `telemetry.json`.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join(STATE_FILE)
     }
 
     /// Reads the state without writing anything.
-    pub fn load(&self) -> Loaded {
+    pub(crate) fn load(&self) -> Loaded {
         let path = self.path();
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -131,7 +131,7 @@ impl StateStore {
 
     /// Reads the state, or starts a new one; a file that exists but cannot
     /// be used is logged once as a warning.
-    pub fn load_or_fresh(&self) -> State {
+    pub(crate) fn load_or_fresh(&self) -> State {
         match self.load() {
             Loaded::Found(state) => state,
             Loaded::Missing => State::fresh(),
@@ -149,7 +149,7 @@ impl StateStore {
     /// Creates the directory when missing (mode 0700, as Flipt) and writes
     /// `state` through a temporary file and a rename, so a crash mid-write
     /// never leaves a truncated file behind.
-    pub fn save(&self, state: &State) -> Result<(), StateError> {
+    pub(crate) fn save(&self, state: &State) -> Result<(), StateError> {
         let write_err = |path: &Path, source| StateError::Write {
             path: path.to_path_buf(),
             source,

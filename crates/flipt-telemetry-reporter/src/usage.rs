@@ -14,18 +14,18 @@ use tokio::time::Instant;
 use crate::payload::{Storage, Tracing};
 
 /// Services that may report (their binary names).
-pub const SERVICES: &[&str] = &["flipt-cache", "flipt-evaluation"];
+pub(crate) const SERVICES: &[&str] = &["flipt-cache", "flipt-evaluation"];
 /// Accepted `storage_type` values.
-pub const STORAGE_TYPES: &[&str] = &["local", "git", "object", "oci"];
+pub(crate) const STORAGE_TYPES: &[&str] = &["local", "git", "object", "oci"];
 /// Accepted `cache_backend` values.
-pub const CACHE_BACKENDS: &[&str] = &["memory", "redis"];
+pub(crate) const CACHE_BACKENDS: &[&str] = &["memory", "redis"];
 /// Accepted `tracing_exporter` values.
-pub const TRACING_EXPORTERS: &[&str] = &["otlp", "jaeger"];
+pub(crate) const TRACING_EXPORTERS: &[&str] = &["otlp", "jaeger"];
 
 /// A report the reporter refuses, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {value:?} is not one of {allowed:?}")]
-pub struct InvalidReport {
+pub(crate) struct InvalidReport {
     /// The proto field.
     pub field: &'static str,
     /// What was sent (shown to the sender only, never stored).
@@ -36,7 +36,7 @@ pub struct InvalidReport {
 
 /// One service's checked facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Reporting service.
     pub service: &'static str,
     /// Storage type, when the service owns storage.
@@ -49,7 +49,7 @@ pub struct Usage {
 
 impl Usage {
     /// Checks a report field by field. Empty optional fields mean "none".
-    pub fn from_report(report: &UsageReport) -> Result<Self, InvalidReport> {
+    pub(crate) fn from_report(report: &UsageReport) -> Result<Self, InvalidReport> {
         let service = pick("service", &report.service, SERVICES)?
             .ok_or_else(|| invalid("service", &report.service, SERVICES))?;
         Ok(Self {
@@ -91,7 +91,7 @@ fn pick(
 
 /// The aggregate the next ping carries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Services seen within the window, sorted.
     pub services: Vec<&'static str>,
     /// Storage facts from the most recent report that had them.
@@ -102,14 +102,14 @@ pub struct Summary {
 
 /// Latest report per service, with when it arrived. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct UsageBook {
+pub(crate) struct UsageBook {
     inner: Arc<Mutex<BTreeMap<&'static str, (Usage, Instant)>>>,
     window: Duration,
 }
 
 impl UsageBook {
     /// A book that forgets a service that has not reported for `window`.
-    pub fn new(window: Duration) -> Self {
+    pub(crate) fn new(window: Duration) -> Self {
         Self {
             inner: Arc::default(),
             window,
@@ -117,13 +117,13 @@ impl UsageBook {
     }
 
     /// Records a checked report.
-    pub fn record(&self, usage: Usage) {
+    pub(crate) fn record(&self, usage: Usage) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.insert(usage.service, (usage, Instant::now()));
     }
 
     /// What services reported within the window.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let now = Instant::now();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.retain(|_, (_, at)| now.saturating_duration_since(*at) <= self.window);

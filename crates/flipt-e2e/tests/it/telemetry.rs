@@ -14,7 +14,7 @@ use flipt_proto::telemetry::v1::{
     PreviewRequest, telemetry_reporter_service_client::TelemetryReporterServiceClient,
 };
 use flipt_server::{Listeners, load_from};
-use flipt_telemetry_reporter::config::TelemetryReporterConfig;
+use flipt_telemetry_reporter::TelemetryReporterConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 

@@ -15,7 +15,7 @@ use flipt_proto::evaluation::{
 };
 use flipt_server::Listeners;
 use flipt_server::load_from;
-use flipt_telemetry_reporter::config::TelemetryReporterConfig;
+use flipt_telemetry_reporter::TelemetryReporterConfig;
 use prometheus::Registry;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;

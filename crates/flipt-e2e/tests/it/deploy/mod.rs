@@ -363,7 +363,7 @@ fn load_compose_config<S: flipt_server::ServiceConfig>(
 fn container_configs_load_cleanly_with_the_compose_environment() {
     use flipt_cache::CacheServiceConfig;
     use flipt_evaluation::EvaluationServiceConfig;
-    use flipt_telemetry_reporter::config::TelemetryReporterConfig;
+    use flipt_telemetry_reporter::TelemetryReporterConfig;
 
     let evaluation = load_compose_config::<EvaluationServiceConfig>("evaluation", "evaluation.yml");
     assert_eq!(evaluation.warnings, Vec::<String>::new());

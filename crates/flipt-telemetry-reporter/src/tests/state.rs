@@ -4,11 +4,11 @@
 
 use std::fs;
 
-use flipt_telemetry_reporter::metrics::{PINGS_TOTAL, PingResult, ReporterMetrics};
-use flipt_telemetry_reporter::reporter::{Deps, NotSent, Reporter};
-use flipt_telemetry_reporter::state::{Loaded, STATE_FILE, StateStore};
+use crate::metrics::{PINGS_TOTAL, PingResult, ReporterMetrics};
+use crate::reporter::{Deps, NotSent, Reporter};
+use crate::state::{Loaded, STATE_FILE, StateStore};
 
-use crate::support::{Recorder, config, metric};
+use super::support::{Recorder, config, metric};
 
 fn reporter_with_recorder(
     state_dir: &std::path::Path,

@@ -2,6 +2,12 @@
 //! with the write key, one `track` event `flipt.ping` whose properties
 //! match the repository's schema and carry nothing else.
 
+use crate::metrics::{
+    LAST_SUCCESS_TIMESTAMP_SECONDS, PINGS_TOTAL, PingResult, REPORTS_RECEIVED_TOTAL,
+};
+use crate::reporter::{Deps, Reporter};
+use crate::service::ReporterService;
+use crate::state::STATE_FILE;
 use flipt_otel::ServiceTracing;
 use flipt_proto::telemetry::v1::{
     PreviewRequest, ReportRequest, UsageReport,
@@ -9,14 +15,9 @@ use flipt_proto::telemetry::v1::{
     telemetry_reporter_service_server::TelemetryReporterService as _,
 };
 use flipt_server::Listeners;
-use flipt_telemetry_reporter::metrics::{
-    LAST_SUCCESS_TIMESTAMP_SECONDS, PINGS_TOTAL, PingResult, REPORTS_RECEIVED_TOTAL,
-};
-use flipt_telemetry_reporter::reporter::{Deps, Reporter};
-use flipt_telemetry_reporter::state::STATE_FILE;
 use tokio::sync::oneshot;
 
-use crate::support::{
+use super::support::{
     Answer, Sink, TEST_KEY_AUTH, WAIT, assert_valid_ping, config, metric, single_event,
 };
 
@@ -47,7 +48,7 @@ async fn ping_reaches_the_sink_as_one_segment_track_event() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let config = config(dir.path(), None, &env);
     let mut reporter = Reporter::new(&config, None, Deps::default()).expect("reporter");
-    let service = reporter.service();
+    let service = ReporterService::new(reporter.source().clone(), None);
     for request in [
         report("flipt-cache", "local", "memory", ""),
         report("flipt-evaluation", "", "", "otlp"),
@@ -124,7 +125,7 @@ async fn reports_with_free_text_are_refused_and_never_reach_a_ping() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(dir.path(), None, &[]);
     let reporter = Reporter::new(&config, None, Deps::default()).expect("reporter");
-    let service = reporter.service();
+    let service = ReporterService::new(reporter.source().clone(), None);
     let status = service
         .report(tonic::Request::new(report("db.internal:5432", "", "", "")))
         .await
@@ -152,13 +153,10 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
 
     let listeners = Listeners::ephemeral().await.expect("listeners");
     let grpc_url = format!("http://{}", listeners.grpc_addr());
-    let registry = flipt_otel::service_registry(
-        "flipt-telemetry-reporter",
-        flipt_telemetry_reporter::VERSION,
-    )
-    .expect("registry");
+    let registry =
+        flipt_otel::service_registry("flipt-telemetry-reporter", crate::VERSION).expect("registry");
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(flipt_telemetry_reporter::run(
+    let task = tokio::spawn(crate::run(
         config,
         listeners,
         registry.clone(),
@@ -228,13 +226,11 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
 
 #[test]
 fn schema_enumerates_exactly_what_the_reporter_accepts() {
-    use flipt_telemetry_reporter::payload::SCHEMA_VERSION;
-    use flipt_telemetry_reporter::usage::{
-        CACHE_BACKENDS, SERVICES, STORAGE_TYPES, TRACING_EXPORTERS,
-    };
+    use crate::payload::SCHEMA_VERSION;
+    use crate::usage::{CACHE_BACKENDS, SERVICES, STORAGE_TYPES, TRACING_EXPORTERS};
     use serde_json::json;
 
-    let schema = crate::support::ping_schema();
+    let schema = super::support::ping_schema();
     assert_eq!(schema["properties"]["version"]["const"], SCHEMA_VERSION);
     let flipt = &schema["properties"]["flipt"]["properties"];
     assert_eq!(flipt["services"]["items"]["enum"], json!(SERVICES));
@@ -253,9 +249,9 @@ fn schema_enumerates_exactly_what_the_reporter_accepts() {
     // A field the schema does not know is refused.
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let mut ping = serde_json::to_value(
-        flipt_telemetry_reporter::reporter::PingSource::offline(
-            &crate::support::config(std::path::Path::new("/nonexistent"), None, &[]),
-            flipt_telemetry_reporter::reporter::WallClock::system(),
+        crate::reporter::PingSource::offline(
+            &super::support::config(std::path::Path::new("/nonexistent"), None, &[]),
+            crate::reporter::WallClock::system(),
         )
         .ping(),
     )

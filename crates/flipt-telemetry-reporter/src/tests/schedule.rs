@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use flipt_telemetry_reporter::metrics::{PING_RETRIES_TOTAL, PINGS_TOTAL, ReporterMetrics};
-use flipt_telemetry_reporter::reporter::{Deps, Reporter, WallClock};
-use flipt_telemetry_reporter::sender::RetryPolicy;
-use flipt_telemetry_reporter::state::{Loaded, StateStore};
+use crate::metrics::{PING_RETRIES_TOTAL, PINGS_TOTAL, ReporterMetrics};
+use crate::reporter::{Deps, Reporter, WallClock};
+use crate::sender::RetryPolicy;
+use crate::state::{Loaded, StateStore};
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Recorder, config, metric};
+use super::support::{Recorder, config, metric};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -23,7 +23,7 @@ fn base() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_700_000_000).expect("timestamp")
 }
 
-fn stored(dir: &std::path::Path) -> flipt_telemetry_reporter::state::State {
+fn stored(dir: &std::path::Path) -> crate::state::State {
     match StateStore::new(dir).load() {
         Loaded::Found(state) => state,
         other => panic!("no state: {other:?}"),

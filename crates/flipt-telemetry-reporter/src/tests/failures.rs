@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use flipt_telemetry_reporter::metrics::{
+use crate::metrics::{
     LAST_SUCCESS_TIMESTAMP_SECONDS, PING_RETRIES_TOTAL, PINGS_TOTAL, PingResult, ReporterMetrics,
 };
-use flipt_telemetry_reporter::reporter::{Deps, Reporter};
-use flipt_telemetry_reporter::sender::RetryPolicy;
+use crate::reporter::{Deps, Reporter};
+use crate::sender::RetryPolicy;
 
-use crate::support::{Answer, Sink, WAIT, config, metric};
+use super::support::{Answer, Sink, WAIT, config, metric};
 
 struct Setup {
     reporter: Reporter,

@@ -3,16 +3,16 @@
 
 use std::fs;
 
+use crate::print::print;
+use crate::state::STATE_FILE;
 use flipt_otel::ServiceTracing;
 use flipt_server::Listeners;
-use flipt_telemetry_reporter::print::print;
-use flipt_telemetry_reporter::state::STATE_FILE;
 use tokio::sync::oneshot;
 
-use crate::support::{WAIT, assert_valid_ping, config, single_event};
+use super::support::{WAIT, assert_valid_ping, config, single_event};
 
 async fn printed(
-    config: &flipt_server::Config<flipt_telemetry_reporter::config::TelemetryReporterConfig>,
+    config: &flipt_server::Config<crate::config::TelemetryReporterConfig>,
     address: &str,
 ) -> (serde_json::Value, String) {
     let (mut out, mut notes) = (Vec::new(), Vec::new());
@@ -31,7 +31,7 @@ async fn print_asks_the_running_reporter() {
     let listeners = Listeners::ephemeral().await.expect("listeners");
     let address = format!("http://{}", listeners.grpc_addr());
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(flipt_telemetry_reporter::run(
+    let task = tokio::spawn(crate::run(
         config.clone(),
         listeners,
         prometheus::Registry::new(),

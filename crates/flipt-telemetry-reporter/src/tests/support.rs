@@ -7,25 +7,25 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::config::TelemetryReporterConfig;
+use crate::sender::{SendError, SendFuture, Transport};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use flipt_server::Config;
 use flipt_server::load_from;
-use flipt_telemetry_reporter::config::TelemetryReporterConfig;
-use flipt_telemetry_reporter::sender::{SendError, SendFuture, Transport};
 use segment::Message;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 /// Upper bound of every real-time wait.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 /// `Basic base64("test-key:")`: the write key as user, empty password.
-pub const TEST_KEY_AUTH: &str = "Basic dGVzdC1rZXk6";
+pub(crate) const TEST_KEY_AUTH: &str = "Basic dGVzdC1rZXk6";
 
 /// One request the sink received.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub method: Method,
     pub path: String,
     pub authorization: Option<String>,
@@ -34,14 +34,14 @@ pub struct Received {
 }
 
 impl Received {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("sink body is JSON")
     }
 }
 
 /// How the sink answers.
 #[derive(Debug, Clone)]
-pub enum Answer {
+pub(crate) enum Answer {
     Status(u16),
     /// Accept the request, never answer.
     Hang,
@@ -57,13 +57,13 @@ struct SinkState {
 /// A Segment-compatible HTTP sink on 127.0.0.1:0. Answers from a script,
 /// then with the default answer.
 #[derive(Clone)]
-pub struct Sink {
+pub(crate) struct Sink {
     pub addr: SocketAddr,
     state: Arc<SinkState>,
 }
 
 impl Sink {
-    pub async fn start(default: Answer) -> Self {
+    pub(crate) async fn start(default: Answer) -> Self {
         let state = Arc::new(SinkState::default());
         let default = Arc::new(Mutex::new(default));
         // The default stays fixed for the sink's life; scripts go first.
@@ -106,21 +106,21 @@ impl Sink {
         Self { addr, state }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Answers for the next requests, before the default applies.
-    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+    pub(crate) fn script(&self, answers: impl IntoIterator<Item = Answer>) {
         self.state.script.lock().expect("lock").extend(answers);
     }
 
-    pub fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.state.received.lock().expect("lock").clone()
     }
 
     /// Waits (bounded) until at least `n` requests arrived.
-    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
         let wait = async {
             loop {
                 let notified = self.state.notify.notified();
@@ -138,13 +138,13 @@ impl Sink {
 }
 
 /// A transport that records each message with the (Tokio) time it was sent.
-pub struct Recorder {
+pub(crate) struct Recorder {
     pub sent: mpsc::UnboundedSender<(Instant, Message)>,
     pub fail: bool,
 }
 
 impl Recorder {
-    pub fn new(fail: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<(Instant, Message)>) {
+    pub(crate) fn new(fail: bool) -> (Arc<Self>, mpsc::UnboundedReceiver<(Instant, Message)>) {
         let (sent, rx) = mpsc::unbounded_channel();
         (Arc::new(Self { sent, fail }), rx)
     }
@@ -166,7 +166,7 @@ impl Transport for Recorder {
 
 /// The reporter's config from YAML and env, as the loader builds it, with
 /// the state directory set to `state_dir`.
-pub fn config(
+pub(crate) fn config(
     state_dir: &Path,
     yaml: Option<&str>,
     env: &[(&str, &str)],
@@ -180,7 +180,7 @@ pub fn config(
 }
 
 /// The repository's JSON Schema of the ping properties.
-pub fn ping_schema() -> serde_json::Value {
+pub(crate) fn ping_schema() -> serde_json::Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../docs/telemetry-ping.schema.json"
@@ -190,7 +190,7 @@ pub fn ping_schema() -> serde_json::Value {
 }
 
 /// Validates `properties` against the schema, listing every problem.
-pub fn assert_valid_ping(properties: &serde_json::Value) {
+pub(crate) fn assert_valid_ping(properties: &serde_json::Value) {
     let schema = ping_schema();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     let errors: Vec<String> = validator
@@ -204,13 +204,13 @@ pub fn assert_valid_ping(properties: &serde_json::Value) {
 }
 
 /// The single track event of a batch body.
-pub fn single_event(body: &serde_json::Value) -> &serde_json::Value {
+pub(crate) fn single_event(body: &serde_json::Value) -> &serde_json::Value {
     let batch = body["batch"].as_array().expect("batch array");
     assert_eq!(batch.len(), 1, "one event per batch: {body}");
     &batch[0]
 }
 
 /// The metric value from the registry (0 when the series is absent).
-pub fn metric(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn metric(registry: &prometheus::Registry, name: &str, labels: &[(&str, &str)]) -> f64 {
     flipt_otel::testing::metric_value(registry, name, labels).unwrap_or(0.0)
 }

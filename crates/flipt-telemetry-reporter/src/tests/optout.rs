@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
+use crate::metrics::{ENABLED, PINGS_TOTAL, ReporterMetrics};
+use crate::reporter::{Deps, NotSent, Reporter};
 use flipt_otel::ServiceTracing;
 use flipt_server::Listeners;
-use flipt_telemetry_reporter::metrics::{ENABLED, PINGS_TOTAL, ReporterMetrics};
-use flipt_telemetry_reporter::reporter::{Deps, NotSent, Reporter};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Answer, Recorder, Sink, WAIT, config, metric};
+use super::support::{Answer, Recorder, Sink, WAIT, config, metric};
 
 type Case = (
     &'static str,
@@ -89,7 +89,7 @@ struct Running {
     sink: Sink,
     state_dir: std::path::PathBuf,
     stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), flipt_telemetry_reporter::RunError>>,
+    task: tokio::task::JoinHandle<Result<(), crate::RunError>>,
     _root: tempfile::TempDir,
 }
 
@@ -108,7 +108,7 @@ async fn start(yaml: Option<&str>, env: &[(&str, &str)]) -> Running {
     let config = config(&state_dir, yaml, &env);
     let listeners = Listeners::ephemeral().await.expect("listeners");
     let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(flipt_telemetry_reporter::run(
+    let task = tokio::spawn(crate::run(
         config,
         listeners,
         prometheus::Registry::new(),
