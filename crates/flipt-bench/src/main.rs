@@ -6,6 +6,10 @@
 //! `flipt-bench echo-server` is one server of that baseline; the benchmark
 //! starts two of them itself.
 
+// A binary: its modules share `pub` items among themselves; the workspace's
+// `unreachable_pub` is for the library crates' surfaces.
+#![allow(unreachable_pub)]
+
 mod echo;
 mod load;
 mod micro;

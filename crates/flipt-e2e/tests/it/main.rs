@@ -3,6 +3,9 @@
 
 // Setup helpers shared by the tests panic on failure, like the tests do.
 #![allow(clippy::unwrap_used)]
+// The test modules share `pub` helpers among themselves; the workspace's
+// `unreachable_pub` is for the library crates' surfaces.
+#![allow(unreachable_pub)]
 
 mod api;
 mod clients;
