@@ -26,10 +26,9 @@ pub use cli::{Cli, load_and_print, load_or_exit, parse_args, process_env};
 pub use config::testing;
 pub use config::{
     CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, ConfigError, EVALUATION_GRPC_PORT,
-    EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogConfig, LogEncoding, MASK,
-    Propagator, Secret, ServiceAddress, ServiceConfig, TELEMETRY_REPORTER_GRPC_PORT,
-    TELEMETRY_REPORTER_HTTP_PORT, TracingConfig, TracingExporter, duration, load_from, port,
-    to_yaml,
+    EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding, MASK, Propagator, Secret,
+    ServiceAddress, ServiceConfig, TELEMETRY_REPORTER_GRPC_PORT, TELEMETRY_REPORTER_HTTP_PORT,
+    TracingExporter, duration, load_from, port, to_yaml,
 };
 pub use error::ServeError;
 pub use health::Health;

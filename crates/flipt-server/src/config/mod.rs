@@ -44,8 +44,8 @@ use serde::{Deserialize, Serialize};
 use tonic::transport::Endpoint;
 
 pub use error::{ConfigError, EXIT_USAGE, InvalidValue};
-use flipt_otel::MetricsConfig;
-pub use flipt_otel::{LogConfig, LogEncoding, Propagator, TracingConfig, TracingExporter};
+use flipt_otel::{LogConfig, MetricsConfig, TracingConfig};
+pub use flipt_otel::{LogEncoding, Propagator, TracingExporter};
 #[cfg(feature = "testing")]
 use keys::env_name;
 pub(crate) use load::Loader;
