@@ -76,4 +76,7 @@ pub use metrics::{
     GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, encode_text, metrics_router,
     service_registry,
 };
-pub use trace::{ClientTraceService, ObservabilityGuard, ServiceTracing, TRACE_ID_HEADER, init};
+pub use trace::{
+    ClientTraceLayer, ClientTraceService, ObservabilityGuard, ServerTraceLayer, ServiceTracing,
+    TRACE_ID_HEADER, init,
+};

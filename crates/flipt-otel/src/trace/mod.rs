@@ -29,12 +29,11 @@ use opentelemetry_sdk::trace::{
 };
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
-use client::ClientTraceLayer;
-pub use client::ClientTraceService;
+pub use client::{ClientTraceLayer, ClientTraceService};
 pub use init::{ObservabilityGuard, init};
 pub use propagation::TRACE_ID_HEADER;
 use propagation::build_propagator;
-use server::ServerTraceLayer;
+pub use server::ServerTraceLayer;
 
 use crate::OtelError;
 use crate::config::{TracingConfig, TracingExporter};
