@@ -12,33 +12,42 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C elsewhere). If no handler can be
-/// installed it never resolves, rather than shutting down at once.
-pub async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT (Ctrl-C elsewhere). The handlers are
+/// installed when this is called, not when the future is first polled, so a
+/// signal that arrives while the service is still starting (after it printed
+/// its addresses, before it awaits this) still shuts it down cleanly. If no
+/// handler can be installed the future never resolves, rather than shutting
+/// down at once. Must be called inside a Tokio runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    {
+    let handlers = {
         use tokio::signal::unix::{SignalKind, signal};
         match (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
         ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
-                    _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
-                }
-                return;
-            }
+            (Ok(term), Ok(int)) => Some((term, int)),
             (Err(error), _) | (_, Err(error)) => {
                 tracing::warn!(%error, "cannot listen for SIGTERM/SIGINT, using Ctrl-C only");
+                None
             }
         }
+    };
+    async move {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = handlers {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("received SIGTERM, shutting down"),
+                _ = int.recv() => tracing::info!("received SIGINT, shutting down"),
+            }
+            return;
+        }
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C; stop the process with SIGKILL");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("received Ctrl-C, shutting down");
     }
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        tracing::error!(%error, "cannot listen for Ctrl-C; stop the process with SIGKILL");
-        std::future::pending::<()>().await;
-    }
-    tracing::info!("received Ctrl-C, shutting down");
 }
 
 /// Background work of a service (flag reload, usage reports, pings),

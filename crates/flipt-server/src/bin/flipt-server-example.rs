@@ -35,13 +35,16 @@ async fn main() {
         Ok(listeners) => listeners,
         Err(err) => exit_with(&err),
     };
+    // Signal handlers first: a test may send SIGTERM as soon as it reads
+    // the addresses below.
+    let shutdown = shutdown_signal();
     // Tests bind port 0 and read the real ports from this line.
     eprintln!(
         "listening grpc={} http={}",
         listeners.grpc_addr(),
         listeners.http_addr()
     );
-    if let Err(err) = run(loaded.config, listeners, shutdown_signal()).await {
+    if let Err(err) = run(loaded.config, listeners, shutdown).await {
         exit_with(&err);
     }
     // The guard's shutdown (span flush) goes last, here.
