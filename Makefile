@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # nextest runs test binaries in parallel; plain `cargo test` when absent.
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: help build run stack test lint fmt tools bench soak
+.PHONY: help build release run stack test lint fmt tools bench soak
 
 help:
 	@echo "make run    start the services natively on deploy/flags"
@@ -20,6 +20,12 @@ help:
 
 build:
 	$(CARGO) build --workspace --all-targets
+
+# The one release build: every binary of the workspace, so run, stack, bench
+# and soak share its artifacts. Building a subset of packages would resolve
+# features differently and recompile the shared dependencies each time.
+release:
+	@tools/release.sh
 
 run:
 	@tools/run.sh
@@ -52,17 +58,15 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # release services under closed-loop load next to an echo-chain baseline.
 # Prints the table and writes $(TARGET_DIR)/bench/report.json. Options go
 # through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--duration 30s"`.
-bench:
-	$(CARGO) build --release -p flipt-bench -p flipt-cache -p flipt-evaluation
+bench: release
 	$(CARGO) bench -p flipt-core --bench engine -- --warm-up-time 1 --measurement-time 3
 	$(TARGET_DIR)/release/flipt-bench $(BENCH_ARGS)
 
 # 60 s of mixed gRPC and REST load on the release binaries (redis backend
 # when redis-server is installed); fails on any error or >10 % RSS growth.
 SOAK_SECONDS ?= 60
-soak:
+soak: release
 	@tools/ensure-redis.sh
-	$(CARGO) build --release -p flipt-cache -p flipt-evaluation -p flipt-e2e --bin flipt-cache --bin flipt-evaluation --bin flipt-soak
 	$(TARGET_DIR)/release/flipt-soak --seconds $(SOAK_SECONDS)
 
 lint:

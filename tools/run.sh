@@ -15,9 +15,7 @@ fi
 services=(flipt-cache flipt-evaluation)
 [[ -d crates/flipt-telemetry-reporter ]] && services+=(flipt-telemetry-reporter)
 
-packages=()
-for s in "${services[@]}"; do packages+=(-p "$s"); done
-cargo build --release --bins "${packages[@]}"
+tools/release.sh
 bin="$root/target/release"
 
 for port in 8080 8081 8082 9000 9001 9002; do

@@ -33,8 +33,7 @@ for port in 8080 8081 8082 9000 9001 9002 9090; do
     fi
 done
 
-cargo build --release --bins \
-    -p flipt-evaluation -p flipt-cache -p flipt-telemetry-reporter -p flipt-loadgen
+tools/release.sh
 bin="$(cargo metadata --format-version 1 --no-deps \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release"
 
