@@ -1,13 +1,13 @@
 //! The evaluation service's configuration: the common sections
 //! (`services.cache.*` says where flag state comes from) and
-//! `evaluation.limits.*`.
+//! `evaluation.limits.*`, and `cors.*` for browser clients.
 
 use flipt_server::{
     Config, EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, InvalidValue, ServiceConfig,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::limits::Limits;
+use crate::{cors::CorsConfig, limits::Limits};
 
 /// Sections read by `flipt-evaluation` on top of the common ones.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -15,6 +15,8 @@ use crate::limits::Limits;
 pub struct EvaluationServiceConfig {
     /// `evaluation.*`
     pub evaluation: EvaluationConfig,
+    /// `cors.*`
+    pub cors: CorsConfig,
 }
 
 /// `evaluation.*`
@@ -38,6 +40,6 @@ impl ServiceConfig for EvaluationServiceConfig {
                 "expected a positive number",
             ));
         }
-        Ok(())
+        config.service.cors.validate()
     }
 }

@@ -8,6 +8,9 @@
 //! dispatches on the flag type ([`flipt_core::evaluate_as`] for the RPC of
 //! one type, [`flipt_core::evaluate`] for a batch entry) and
 //! [`Evaluator::answer`] observes the result and builds its message.
+//! OFREP's bulk request, every flag of a namespace, is in [`bulk`].
+
+mod bulk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,6 +21,7 @@ use flipt_proto::{
     evaluation::{self as pb, evaluation_response::Response as Answer},
 };
 
+pub(crate) use self::bulk::{BulkOutcome, BulkRequest};
 use crate::{
     cache_client::CacheClient,
     convert::{answer, batch_entry, flag_from_proto},
@@ -82,7 +86,7 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::BooleanEvaluationResponse, EvaluationError> {
-        match self.single(FlagType::Boolean, request).await? {
+        match self.single(Some(FlagType::Boolean), request).await? {
             Answer::BooleanResponse(response) => Ok(response),
             // `evaluate_as` answers with the asked type or fails with this.
             _ => Err(CoreError::WrongFlagType(FlagType::Variant).into()),
@@ -94,18 +98,27 @@ impl Evaluator {
         &self,
         request: pb::EvaluationRequest,
     ) -> Result<pb::VariantEvaluationResponse, EvaluationError> {
-        match self.single(FlagType::Variant, request).await? {
+        match self.single(Some(FlagType::Variant), request).await? {
             Answer::VariantResponse(response) => Ok(response),
             // `evaluate_as` answers with the asked type or fails with this.
             _ => Err(CoreError::WrongFlagType(FlagType::Boolean).into()),
         }
     }
 
-    /// One flag, which must be of the `asked` type: fetch, evaluate,
-    /// observe, and stamp the answer.
+    /// One flag of either type, answered as its type says (OFREP, whose
+    /// requests carry no type).
+    pub(crate) async fn any(
+        &self,
+        request: pb::EvaluationRequest,
+    ) -> Result<Answer, EvaluationError> {
+        self.single(None, request).await
+    }
+
+    /// One flag, which must be of the `asked` type when one is given:
+    /// fetch, evaluate, observe, and stamp the answer.
     async fn single(
         &self,
-        asked: FlagType,
+        asked: Option<FlagType>,
         request: pb::EvaluationRequest,
     ) -> Result<Answer, EvaluationError> {
         self.limits.check_request(&request)?;
@@ -117,9 +130,13 @@ impl Evaluator {
                 &request.reference,
             )
             .await?;
-        let evaluation =
-            flipt_core::evaluate_as(asked, &flag, &request.entity_id, &request.context)
-                .map_err(|err| self.failed(&namespace, &flag.key, started, err))?;
+        let evaluation = match asked {
+            Some(asked) => {
+                flipt_core::evaluate_as(asked, &flag, &request.entity_id, &request.context)
+                    .map_err(|err| self.failed(&namespace, &flag.key, started, err))?
+            }
+            None => flipt_core::evaluate(&flag, &request.entity_id, &request.context),
+        };
         let request_id = request_id_or_new(request.request_id);
         let mut answer = self.answer(
             &namespace,

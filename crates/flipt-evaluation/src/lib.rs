@@ -6,12 +6,14 @@
 mod cache_client;
 mod config;
 mod convert;
+mod cors;
 mod error;
 mod evaluator;
 mod grpc;
 mod limits;
 mod metrics;
 mod observe;
+mod ofrep;
 mod readiness;
 mod rest;
 mod snapshot;
@@ -121,12 +123,24 @@ pub async fn run(
     let grpc_metrics = GrpcMetricsLayer::from(server_metrics);
     let grpc_trace = tracing.server_layer();
     let http_trace = tracing.server_layer();
+    let cors = config.service.cors.layer_if_enabled();
+    let http = rest::router(evaluator.clone())
+        .merge(ofrep::router(evaluator))
+        .merge(metrics_router(registry));
 
     let result = Server::new(health)
         .grpc(routes)
-        .http(rest::router(evaluator).merge(metrics_router(registry)))
+        .http(http)
         .map_grpc(move |router| router.layer(grpc_metrics).layer(grpc_trace))
-        .map_http(move |router| router.layer(http_trace))
+        // CORS outermost: preflights are answered before anything else, and
+        // every answer (errors included) carries the allow headers.
+        .map_http(move |router| {
+            let router = router.layer(http_trace);
+            match cors {
+                Some(cors) => router.layer(cors),
+                None => router,
+            }
+        })
         .grace_period(config.server.shutdown_grace_period)
         .serve(listeners, shutdown)
         .await;

@@ -106,6 +106,22 @@ impl Limits {
         Ok(())
     }
 
+    /// Checks the flag keys an OFREP bulk request is limited to
+    /// (`context.flags`): as many as a batch may hold, each a key.
+    pub fn check_flag_filter(&self, keys: &[String]) -> Result<(), EvaluationError> {
+        if keys.len() > self.max_batch_size {
+            return Err(exceeded(format!(
+                "context.flags names {} flags; the limit is {} ({SECTION}.max_batch_size)",
+                keys.len(),
+                self.max_batch_size
+            )));
+        }
+        for key in keys {
+            self.check_key("context.flags", key)?;
+        }
+        Ok(())
+    }
+
     /// Checks the namespace key and reference of a snapshot request.
     pub fn check_snapshot(&self, namespace: &str, reference: &str) -> Result<(), EvaluationError> {
         self.check_key("key", namespace)?;
@@ -287,6 +303,16 @@ mod tests {
         assert_eq!(
             message(limits.check_batch(&batch)),
             "requests[1].entityId is 5 bytes; the limit is 4 (evaluation.limits.max_key_bytes)"
+        );
+
+        let keys: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+        assert_eq!(
+            message(limits.check_flag_filter(&keys)),
+            "context.flags names 3 flags; the limit is 2 (evaluation.limits.max_batch_size)"
+        );
+        assert_eq!(
+            message(limits.check_flag_filter(&["abcde".to_owned()])),
+            "context.flags is 5 bytes; the limit is 4 (evaluation.limits.max_key_bytes)"
         );
 
         assert_eq!(

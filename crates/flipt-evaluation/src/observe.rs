@@ -166,6 +166,23 @@ pub(crate) fn semconv_reason(reason: Reason) -> &'static str {
     }
 }
 
+/// Describes a bulk evaluation (OFREP) on the current span: its namespace,
+/// entity and how many flags it answered; each flag has its
+/// `feature_flag.evaluation` event.
+pub(crate) fn annotate_bulk(namespace: &str, entity_id: &str, flags: usize) {
+    let cx = Context::current();
+    let span = cx.span();
+    if span.is_recording() {
+        span.set_attributes([
+            KeyValue::new("flipt.namespace", namespace.to_owned()),
+            KeyValue::new("flipt.entity_id", entity_id.to_owned()),
+            KeyValue::new("feature_flag.context.id", entity_id.to_owned()),
+            KeyValue::new("feature_flag.provider.name", PROVIDER_NAME),
+            KeyValue::new("flipt.flags", i64::try_from(flags).unwrap_or(i64::MAX)),
+        ]);
+    }
+}
+
 /// Sets `flipt.request_id` on the current span (batch requests).
 pub(crate) fn annotate_request_id(request_id: &str) {
     let cx = Context::current();

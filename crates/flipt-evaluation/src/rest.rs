@@ -77,14 +77,17 @@ async fn read_request<T: DeserializeOwned>(
     decode(&bytes)
 }
 
-enum BodyError {
+/// Why a request body could not be read.
+pub(crate) enum BodyError {
+    /// Larger than the limit.
     TooLarge,
+    /// The connection failed while reading.
     Read(String),
 }
 
 /// Collects at most `limit` bytes of `body`; stops reading as soon as the
 /// limit is passed (or at once, when Content-Length says so).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
@@ -239,4 +242,4 @@ pub fn http_status(code: Code) -> StatusCode {
 }
 
 #[cfg(test)]
-mod fuzz;
+pub(crate) mod fuzz;

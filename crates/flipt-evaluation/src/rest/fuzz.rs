@@ -26,7 +26,7 @@ use crate::{
     evaluator::Evaluator,
 };
 
-fn cases() -> u32 {
+pub(crate) fn cases() -> u32 {
     std::env::var("FLIPT_FUZZ_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -35,6 +35,12 @@ fn cases() -> u32 {
 
 /// A router whose cache service is a port nothing listens on.
 fn app() -> Router {
+    router(closed_cache_evaluator())
+}
+
+/// An evaluator whose cache service is a port nothing listens on, so
+/// requests that decode fail fast with Unavailable.
+pub(crate) fn closed_cache_evaluator() -> Evaluator {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("reserve a local port");
@@ -44,7 +50,7 @@ fn app() -> Router {
     };
     let channel = connect_lazy(&target).expect("channel");
     let cache = CacheClient::new(BoxCloneSyncService::new(channel), &target);
-    router(Evaluator::new(cache))
+    Evaluator::new(cache)
 }
 
 /// Posts `body` and returns the status and parsed JSON body.
@@ -78,7 +84,7 @@ fn assert_error_body(status: StatusCode, body: &serde_json::Value) {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

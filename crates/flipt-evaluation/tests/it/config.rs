@@ -32,10 +32,28 @@ const LIMITS: &[Case] = &[
     }),
 ];
 
+/// `cors.*`: Flipt's keys; lists are space-separated in the environment.
+const CORS: &[Case] = &[
+    case("cors.enabled", "true", |c| c.service.cors.enabled),
+    KeyCase {
+        key: "cors.allowed_origins",
+        yaml: "[\"https://a.test\", \"https://b.test\"]",
+        env: "https://a.test https://b.test",
+        check: |c| c.service.cors.allowed_origins == ["https://a.test", "https://b.test"],
+    },
+    KeyCase {
+        key: "cors.allowed_headers",
+        yaml: "[X-Flipt-Namespace, If-None-Match]",
+        env: "X-Flipt-Namespace If-None-Match",
+        check: |c| c.service.cors.allowed_headers == ["X-Flipt-Namespace", "If-None-Match"],
+    },
+];
+
 /// Every key's case: the common ones and the service's own.
 fn cases() -> Vec<Case> {
     let mut cases = common_cases();
     cases.extend(LIMITS.iter().map(|c| Case { ..*c }));
+    cases.extend(CORS.iter().map(|c| Case { ..*c }));
     cases
 }
 
@@ -116,6 +134,12 @@ fn bad_values_are_one_line_errors() {
             &[("FLIPT_EVALUATION_LIMITS_MAX_BATCH_SIZE", "0")],
             "invalid value \"0\" for evaluation.limits.max_batch_size \
              (FLIPT_EVALUATION_LIMITS_MAX_BATCH_SIZE): expected a positive number",
+        ),
+        (
+            None,
+            &[("FLIPT_CORS_ALLOWED_ORIGINS", "app.test")],
+            "invalid value \"app.test\" for cors.allowed_origins (FLIPT_CORS_ALLOWED_ORIGINS): \
+             expected * or origins such as https://app.example.com",
         ),
     ];
     assert_bad_values::<EvaluationServiceConfig>(cases);
