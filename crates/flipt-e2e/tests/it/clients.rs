@@ -2,7 +2,8 @@
 //! `flipt` and npm `@flipt-io/flipt` server SDKs and a `grpcio` client
 //! generated from our proto ([`server_sdks`]), and the PyPI `flipt-client`
 //! and npm `@flipt-io/flipt-client-js` client-side SDKs evaluating our
-//! snapshots of the conformance data set ([`conformance`]).
+//! snapshots of the conformance data set ([`conformance`]); and the
+//! OpenFeature SDKs with their OFREP providers ([`openfeature`]).
 //!
 //! The clients run as subprocesses: the scripts under `tests/clients/`, with
 //! the project virtualenv's Python and the packages `make tools` installs
@@ -12,6 +13,7 @@
 
 mod conformance;
 mod convert;
+mod openfeature;
 mod server_sdks;
 mod snapshot_endpoint;
 

@@ -17,6 +17,7 @@ mod health;
 mod limits;
 mod metrics;
 mod obs;
+mod ofrep;
 mod readme;
 mod redis;
 mod shutdown;
