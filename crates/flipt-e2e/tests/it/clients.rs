@@ -13,6 +13,7 @@
 
 mod conformance;
 mod convert;
+mod ofrep_conformance;
 mod openfeature;
 mod server_sdks;
 mod snapshot_endpoint;

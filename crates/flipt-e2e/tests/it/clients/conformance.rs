@@ -49,9 +49,19 @@ fn show() -> usize {
         .unwrap_or(10)
 }
 
+/// The conformance data file.
 #[derive(Debug, Deserialize)]
-struct DataFile {
-    snapshots: Vec<NamespaceData>,
+pub struct DataFile {
+    /// Namespaces with their snapshots and cases.
+    pub snapshots: Vec<NamespaceData>,
+}
+
+impl DataFile {
+    /// Reads `crates/flipt-core/tests/data/conformance.json`.
+    pub fn load() -> Self {
+        let path = super::repo_root().join("crates/flipt-core/tests/data/conformance.json");
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
 }
 
 /// One namespace of the data set: its snapshot and the requests on it.
@@ -69,10 +79,14 @@ pub struct NamespaceData {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Case {
-    flag: String,
-    kind: String,
-    entity_id: String,
-    context: BTreeMap<String, String>,
+    /// Flag key.
+    pub flag: String,
+    /// `variant` or `boolean`: the RPC the case asks with.
+    pub kind: String,
+    /// Entity id.
+    pub entity_id: String,
+    /// Evaluation context.
+    pub context: BTreeMap<String, String>,
     #[serde(skip_serializing)]
     expect: Value,
 }
@@ -146,7 +160,7 @@ fn request(namespace: &str, case: &Case) -> EvaluationRequest {
 /// Our server's answers for one namespace, in case order: one Batch for the
 /// cases whose kind is the flag's type, single calls (which must fail) for
 /// the rest.
-async fn server_outcomes(
+pub async fn server_outcomes(
     client: &mut EvaluationServiceClient<Channel>,
     namespace: &str,
     cases: &[Case],
@@ -291,16 +305,17 @@ fn script_outcomes(output: &Value, namespaces: &[(String, Vec<Case>)]) -> Vec<Va
 }
 
 /// The data set restricted to served flags.
-struct Served {
+pub struct Served {
     /// Cases on served flags, per namespace, in data order.
-    namespaces: Vec<(String, Vec<Case>)>,
+    pub namespaces: Vec<(String, Vec<Case>)>,
     /// Flag key → flag type, per namespace.
-    flag_types: HashMap<String, HashMap<String, String>>,
+    pub flag_types: HashMap<String, HashMap<String, String>>,
     /// Served flags that have a default variant.
     defaults: usize,
 }
 
-fn served(data: &DataFile, converted: &convert::Converted) -> Served {
+/// The cases of `data` on the flags `converted` wrote to flag files.
+pub fn served(data: &DataFile, converted: &convert::Converted) -> Served {
     let mut served = Served {
         namespaces: Vec::new(),
         flag_types: HashMap::new(),
@@ -359,8 +374,7 @@ async fn run_client_sdks(http: &str, namespaces: &[(String, Vec<Case>)]) -> Resu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
     let started = Instant::now();
-    let data_path = super::repo_root().join("crates/flipt-core/tests/data/conformance.json");
-    let data: DataFile = serde_json::from_slice(&std::fs::read(&data_path).unwrap()).unwrap();
+    let data = DataFile::load();
     let total_cases: usize = data.snapshots.iter().map(|s| s.cases.len()).sum();
     let flag_dir = tempfile::tempdir().unwrap();
     let converted = convert::write_flag_dir(&data.snapshots, flag_dir.path()).unwrap();
