@@ -85,7 +85,7 @@ impl Evaluator {
         let mut answers = Vec::with_capacity(chosen.len());
         for entry in chosen {
             let flag = match entry {
-                Chosen::Flag(flag) => flag_from_proto(flag),
+                Chosen::Flag(flag) => flag_from_proto(*flag),
                 Chosen::Missing(key) => {
                     answers.push(Answer::ErrorResponse(pb::ErrorEvaluationResponse {
                         flag_key: key,
@@ -116,7 +116,7 @@ impl Evaluator {
 
 /// A flag to evaluate, or a filtered key the namespace does not have.
 enum Chosen {
-    Flag(pb::EvaluationFlag),
+    Flag(Box<pb::EvaluationFlag>),
     Missing(String),
 }
 
@@ -129,7 +129,7 @@ fn choose(flags: Vec<pb::EvaluationFlag>, filter: Option<&[String]>) -> Vec<Chos
         return flags
             .into_iter()
             .filter(|flag| flag_type(flag) == FlagType::Boolean || flag.enabled)
-            .map(Chosen::Flag)
+            .map(|flag| Chosen::Flag(Box::new(flag)))
             .collect();
     };
     let mut by_key: std::collections::HashMap<String, pb::EvaluationFlag> =
@@ -137,7 +137,7 @@ fn choose(flags: Vec<pb::EvaluationFlag>, filter: Option<&[String]>) -> Vec<Chos
     let mut chosen = Vec::with_capacity(filter.len());
     for key in filter {
         match by_key.remove(key) {
-            Some(flag) => chosen.push(Chosen::Flag(flag)),
+            Some(flag) => chosen.push(Chosen::Flag(Box::new(flag))),
             // A key named twice is answered once.
             None if chosen.iter().any(|c| is_key(c, key)) => {}
             None => chosen.push(Chosen::Missing(key.clone())),
