@@ -18,6 +18,7 @@ mod limits;
 mod metrics;
 mod obs;
 mod ofrep;
+mod ofrep_traces;
 mod readme;
 mod redis;
 mod shutdown;

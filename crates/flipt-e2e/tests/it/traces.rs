@@ -23,14 +23,14 @@ const BOOLEAN_TRACE: &str = "a3ce929d0e0e47364bf92f3577b34da6";
 const CALLER: &str = "eee19b7ec3c1b174";
 
 const VARIANT_SPAN: &str = "flipt.evaluation.EvaluationService/Variant";
-const CACHE_CALL: &str = "flipt.cache.v1.CacheService/GetEvaluationState";
+pub const CACHE_CALL: &str = "flipt.cache.v1.CacheService/GetEvaluationState";
 
-fn traceparent(trace: &str, parent: &str, sampled: bool) -> String {
+pub fn traceparent(trace: &str, parent: &str, sampled: bool) -> String {
     format!("00-{trace}-{parent}-{}", if sampled { "01" } else { "00" })
 }
 
 /// A stack exporting both services' spans to `receiver`, plus `extra` env.
-async fn traced_stack(
+pub async fn traced_stack(
     dir: &std::path::Path,
     receiver: &OtlpReceiver,
     extra: &[(&str, &str)],
@@ -106,7 +106,7 @@ fn header(value: Option<&tonic::metadata::MetadataValue<tonic::metadata::Ascii>>
         .to_owned()
 }
 
-async fn flush(stack: &Stack) {
+pub async fn flush(stack: &Stack) {
     for tracing in [&stack.evaluation.tracing, &stack.cache.tracing] {
         let flushed = tokio::time::timeout(WAIT, tracing.force_flush())
             .await
@@ -115,7 +115,7 @@ async fn flush(stack: &Stack) {
     }
 }
 
-async fn stop(stack: Stack) {
+pub async fn stop(stack: Stack) {
     let tracings = [
         stack.evaluation.tracing.clone(),
         stack.cache.tracing.clone(),
@@ -127,7 +127,7 @@ async fn stop(stack: Stack) {
     }
 }
 
-fn find<'a>(
+pub fn find<'a>(
     spans: &'a [ReceivedSpan],
     service: &str,
     trace: &str,
@@ -183,7 +183,7 @@ fn has_chain(spans: &[ReceivedSpan], trace: &str) -> bool {
         })
 }
 
-fn assert_attributes(span: &ReceivedSpan, expected: &[(&str, &str)]) {
+pub fn assert_attributes(span: &ReceivedSpan, expected: &[(&str, &str)]) {
     for (key, value) in expected {
         assert_eq!(
             span.attribute(key),
