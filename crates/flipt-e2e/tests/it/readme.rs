@@ -68,3 +68,51 @@ async fn quickstart_examples_answer_as_documented() {
 
     stack.stop().await.unwrap();
 }
+
+/// The README's OpenFeature section: what its Python and Node snippets ask
+/// the OFREP endpoint, answered as the snippets say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openfeature_examples_answer_as_documented() {
+    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
+        .await
+        .unwrap()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let ofrep = |flag: &str, context: Value| {
+        http.post(format!(
+            "{}/ofrep/v1/evaluate/flags/{flag}",
+            stack.evaluation.http_url()
+        ))
+        .header("X-Flipt-Namespace", "checkout")
+        .body(serde_json::json!({ "context": context }).to_string())
+        .send()
+    };
+
+    let python: Value = ofrep(
+        "payment-provider",
+        serde_json::json!({"targetingKey": "user-42", "cart_total": 250}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(python["value"], "adyen");
+    assert_eq!(python["reason"], "TARGETING_MATCH");
+    assert_eq!(python["metadata"]["segments"], "high-value-carts");
+    assert!(python["metadata"]["attachment"].is_string(), "{python}");
+
+    let node: Value = ofrep(
+        "express-delivery",
+        serde_json::json!({"targetingKey": "test-42"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(node["value"], false, "{node}");
+    assert_eq!(node["reason"], "TARGETING_MATCH");
+
+    stack.stop().await.unwrap();
+}
