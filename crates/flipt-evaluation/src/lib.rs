@@ -1,7 +1,8 @@
 //! The evaluation service: Flipt's public evaluation API (gRPC
-//! `flipt.evaluation.EvaluationService` and `DataService`, and the matching
-//! REST endpoints), answering every request with flag state fetched from the
-//! cache service and evaluated by `flipt-core`.
+//! `flipt.evaluation.EvaluationService` and `DataService`, the matching
+//! REST endpoints, and OpenFeature's OFREP endpoints), answering every
+//! request with flag state fetched from the cache service and evaluated by
+//! `flipt-core`; `cors.*` opens the HTTP port to pages on other origins.
 
 mod cache_client;
 mod config;
