@@ -15,6 +15,7 @@ mod conformance;
 mod convert;
 mod ofrep_conformance;
 mod openfeature;
+mod openfeature_web;
 mod server_sdks;
 mod snapshot_endpoint;
 
