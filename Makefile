@@ -33,14 +33,16 @@ run:
 stack:
 	@tools/stack.sh
 
-# Tools the tests drive: Python clients and protoc in .venv, Flipt's npm
-# SDKs in tests/clients/node_modules.
+# Tools the tests drive: Python clients and protoc in .venv, Flipt's and
+# OpenFeature's npm SDKs in tests/clients/node_modules, and a headless
+# Chromium for the OFREP web provider in a browser.
 tools:
 	@tools/venv.sh
 	@tools/node.sh
 	@tools/ensure-promtool.sh
 	@tools/ensure-redis.sh
 	@tools/ensure-docker-compose.sh
+	@tools/ensure-chromium.sh
 
 test: tools
 	$(CARGO) build --workspace --all-targets

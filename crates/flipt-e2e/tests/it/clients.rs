@@ -3,7 +3,8 @@
 //! generated from our proto ([`server_sdks`]), and the PyPI `flipt-client`
 //! and npm `@flipt-io/flipt-client-js` client-side SDKs evaluating our
 //! snapshots of the conformance data set ([`conformance`]); and the
-//! OpenFeature SDKs with their OFREP providers ([`openfeature`]).
+//! OpenFeature SDKs with their OFREP providers ([`openfeature`],
+//! [`openfeature_web`], [`openfeature_browser`], [`ofrep_conformance`]).
 //!
 //! The clients run as subprocesses: the scripts under `tests/clients/`, with
 //! the project virtualenv's Python and the packages `make tools` installs
@@ -15,6 +16,7 @@ mod conformance;
 mod convert;
 mod ofrep_conformance;
 mod openfeature;
+mod openfeature_browser;
 mod openfeature_web;
 mod server_sdks;
 mod snapshot_endpoint;
