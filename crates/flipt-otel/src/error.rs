@@ -14,6 +14,9 @@ pub enum OtelError {
         #[source]
         source: prometheus::Error,
     },
+    /// A protobuf descriptor set does not describe the services asked for.
+    #[error("grpc metrics: {0}")]
+    Descriptor(String),
     /// The registry could not be encoded in the text exposition format.
     #[error("cannot encode metrics")]
     Encode(#[source] prometheus::Error),

@@ -99,6 +99,30 @@ pub(crate) fn code_from_http_status(status: StatusCode) -> Code {
     }
 }
 
+/// The gRPC code behind a REST answer's HTTP status: the inverse of
+/// grpc-gateway's code-to-status table, for answers whose handler did not
+/// say which code it meant. Where the table maps several codes to one
+/// status, the most common one is taken (400 → InvalidArgument,
+/// 409 → Aborted, 500 → Internal); success and redirection (a snapshot's
+/// 304) are OK.
+pub(crate) fn code_from_gateway_status(status: StatusCode) -> Code {
+    match status.as_u16() {
+        200..=399 => Code::Ok,
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::Aborted,
+        429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        500 => Code::Internal,
+        501 => Code::Unimplemented,
+        503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        _ => Code::Unknown,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +162,22 @@ mod tests {
         assert_eq!(status_in(&headers), Some(Code::NotFound));
         headers.insert(GRPC_STATUS, http::HeaderValue::from_static("x"));
         assert_eq!(status_in(&headers), Some(Code::Unknown));
+    }
+
+    #[test]
+    fn gateway_statuses_map_back_to_their_codes() {
+        for (status, code) in [
+            (200, Code::Ok),
+            (304, Code::Ok),
+            (400, Code::InvalidArgument),
+            (404, Code::NotFound),
+            (413, Code::Unknown),
+            (503, Code::Unavailable),
+            (504, Code::DeadlineExceeded),
+        ] {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert_eq!(code_from_gateway_status(status), code, "{status}");
+        }
     }
 
     #[test]

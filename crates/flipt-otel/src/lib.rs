@@ -73,8 +73,9 @@ pub use config::{
 };
 pub use error::OtelError;
 pub use metrics::{
-    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, encode_text, metrics_router,
-    service_registry,
+    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, HttpMetricsLayer, HttpRoutes,
+    HttpServerMetrics, OTHER_METHOD, RpcCode, UNMATCHED_ROUTE, encode_text, metrics_router,
+    register_runtime_metrics, service_registry,
 };
 pub use trace::{
     ClientTraceLayer, ClientTraceService, ObservabilityGuard, ServerTraceLayer, ServiceTracing,

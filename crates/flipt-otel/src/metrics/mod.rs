@@ -14,8 +14,10 @@
 //! forwards calls without recording. Service crates follow the same
 //! convention for their own `Option<ServiceMetrics>`.
 
+mod http;
 mod layer;
 mod rpc;
+mod runtime;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -23,8 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
+pub use http::{
+    HttpMetricsLayer, HttpRoutes, HttpServerMetrics, OTHER_METHOD, RpcCode, UNMATCHED_ROUTE,
+};
 pub use layer::GrpcMetricsLayer;
 pub use rpc::*;
+pub use runtime::register_runtime_metrics;
 
 use crate::OtelError;
 

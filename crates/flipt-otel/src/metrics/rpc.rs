@@ -251,6 +251,61 @@ impl GrpcServerMetrics {
     }
 }
 
+impl GrpcServerMetrics {
+    /// Creates, at zero, the series of every method of `services` (full
+    /// names such as `flipt.cache.v1.CacheService`) described in the encoded
+    /// `FileDescriptorSet` `descriptor_set`: started, handling time and
+    /// `handled` for every code, `OK` included, as go-grpc-prometheus'
+    /// `InitializeMetrics` does, so `rate()` reads 0 before the first call
+    /// instead of "no data". Names missing from the set are an error naming
+    /// them, so a renamed service cannot silently lose its series.
+    pub fn initialize(&self, descriptor_set: &[u8], services: &[&str]) -> Result<(), OtelError> {
+        let paths = method_paths(descriptor_set, services)?;
+        for path in paths {
+            // Paths built from descriptors are well formed, and the handful
+            // of served methods stays far below `MAX_METHODS`.
+            let _ = self.0.method(&path);
+        }
+        Ok(())
+    }
+}
+
+/// `/package.Service/Method` of every method of `services` in the set.
+fn method_paths(descriptor_set: &[u8], services: &[&str]) -> Result<Vec<String>, OtelError> {
+    use prost::Message as _;
+    let set = prost_types::FileDescriptorSet::decode(descriptor_set)
+        .map_err(|error| OtelError::Descriptor(error.to_string()))?;
+    let mut paths = Vec::new();
+    let mut found = Vec::new();
+    for file in &set.file {
+        for service in &file.service {
+            let full = match file.package() {
+                "" => service.name().to_owned(),
+                package => format!("{package}.{}", service.name()),
+            };
+            if !services.contains(&full.as_str()) {
+                continue;
+            }
+            for method in &service.method {
+                paths.push(format!("/{full}/{}", method.name()));
+            }
+            found.push(full);
+        }
+    }
+    let missing: Vec<&str> = services
+        .iter()
+        .copied()
+        .filter(|name| !found.iter().any(|f| f == name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(OtelError::Descriptor(format!(
+            "no service {} in the descriptor set",
+            missing.join(", ")
+        )));
+    }
+    Ok(paths)
+}
+
 /// gRPC client metrics (`grpc_client_*`) for calls to other services.
 #[derive(Clone)]
 pub struct GrpcClientMetrics(pub(crate) Arc<RpcMetrics>);

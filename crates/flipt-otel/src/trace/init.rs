@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Once;
 
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use super::log_format::JsonWithTrace;
 use super::{ServiceTracing, build_propagator};
 use crate::OtelError;
 use crate::config::{LogConfig, LogEncoding, TracingConfig};
@@ -86,10 +88,25 @@ pub(crate) fn log_layer<S>(log: &LogConfig) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'span> LookupSpan<'span>,
 {
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    log_layer_to(log, std::io::stderr)
+}
+
+/// [`log_layer`] writing to `writer`. JSON lines written inside a span
+/// carry its `trace_id` and `span_id` (see [`JsonWithTrace`]).
+pub(crate) fn log_layer_to<S, W>(log: &LogConfig, writer: W) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span>,
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let layer = tracing_subscriber::fmt::layer().with_writer(writer);
     match log.encoding {
         LogEncoding::Console => layer.boxed(),
-        LogEncoding::Json => layer.json().flatten_event(true).boxed(),
+        LogEncoding::Json => layer
+            .json()
+            .event_format(JsonWithTrace::new(
+                tracing_subscriber::fmt::format().json().flatten_event(true),
+            ))
+            .boxed(),
     }
 }
 

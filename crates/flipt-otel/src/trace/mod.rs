@@ -10,6 +10,7 @@
 
 mod client;
 mod init;
+mod log_format;
 mod propagation;
 mod resource;
 mod server;

@@ -233,3 +233,87 @@ fn tracing_spans_join_the_current_server_span() {
         Some("inside")
     );
 }
+
+/// Collects what a log layer writes.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn lines(&self) -> Vec<serde_json::Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+}
+
+#[test]
+fn json_lines_inside_a_span_carry_its_trace_and_span_id() {
+    let exporter = InMemorySpanExporter::default();
+    let pipeline = ServiceTracing::with_exporter(
+        "svc",
+        "1",
+        &TracingConfig::default(),
+        &HashMap::new(),
+        exporter.clone(),
+    )
+    .unwrap_or_else(|error| panic!("pipeline: {error}"));
+    let log = LogConfig {
+        level: "info".to_owned(),
+        encoding: LogEncoding::Json,
+    };
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::registry()
+        .with(super::init::log_layer_to(&log, move || writer.clone()))
+        .with(pipeline.subscriber_layer());
+    let server = pipeline.start_span("server", Vec::new());
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(phase = "before", "outside any request");
+        let _attached = server.clone().attach();
+        tracing::info!(phase = "handler", "inside the request");
+        tracing::info_span!("lookup").in_scope(|| tracing::info!("inside a child span"));
+    });
+    server.span().end();
+    let flushed = pipeline.provider().force_flush();
+    assert!(flushed.is_ok(), "{flushed:?}");
+    let spans = exporter.get_finished_spans().unwrap_or_default();
+    let lookup = spans
+        .iter()
+        .find(|s| s.name == "lookup")
+        .expect("lookup span");
+
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[0].get("trace_id").is_none(), "{}", lines[0]);
+    assert_eq!(lines[0]["phase"], "before");
+    let trace_id = server.span().span_context().trace_id().to_string();
+    let server_span = server.span().span_context().span_id().to_string();
+    assert_eq!(lines[1]["message"], "inside the request");
+    assert_eq!(lines[1]["trace_id"], trace_id.as_str());
+    assert_eq!(lines[1]["span_id"], server_span.as_str());
+    assert_eq!(lines[2]["trace_id"], trace_id.as_str());
+    assert_eq!(
+        lines[2]["span_id"],
+        lookup.span_context.span_id().to_string().as_str()
+    );
+}
