@@ -16,6 +16,7 @@
 
 mod assemble;
 mod decode;
+mod diff;
 mod discover;
 mod error;
 mod load;
@@ -25,8 +26,9 @@ mod store;
 mod version;
 mod watcher;
 
+pub use diff::{NamespaceDiff, SnapshotDiff};
 pub use discover::{DEFAULT_INCLUDES, INDEX_FILE};
 pub use error::{Issue, LoadError, LookupError};
 pub use load::load_dir;
 pub use snapshot::{Namespace, Snapshot};
-pub use store::{ReloadEvent, ReloadHook, ReloadOutcome, Store, StoreOptions};
+pub use store::{LOGGED_KEYS, ReloadEvent, ReloadHook, ReloadOutcome, Store, StoreOptions};

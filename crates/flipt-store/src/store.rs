@@ -20,12 +20,17 @@ use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    diff::SnapshotDiff,
     discover::{Fingerprint, read_tree},
     error::{Issue, LoadError},
     load::build,
     snapshot::Snapshot,
     watcher::Triggers,
 };
+
+/// Flag keys of each kind (added, removed, changed) a reload's log line
+/// names at most; the counts are always complete.
+pub const LOGGED_KEYS: usize = 10;
 
 /// Called after every reload attempt that read changed files (and after the
 /// initial load), e.g. to update metrics.
@@ -96,6 +101,11 @@ pub enum ReloadEvent {
         flags: usize,
         /// Whether a new snapshot was published.
         changed: bool,
+        /// What the load changed (everything, for the initial load; empty
+        /// when `changed` is false).
+        diff: SnapshotDiff,
+        /// The snapshot now current.
+        snapshot: Snapshot,
     },
     /// The files are invalid; the previous snapshot stays current.
     Failed {
@@ -179,6 +189,8 @@ impl Store {
             namespaces: snapshot.namespace_count(),
             flags: snapshot.flag_count(),
             changed: true,
+            diff: SnapshotDiff::between(&Snapshot::empty(), &snapshot),
+            snapshot: snapshot.clone(),
         });
         tracing::info!(
             path = %store.shared.root.display(),
@@ -221,16 +233,28 @@ impl Store {
         };
         match result {
             Ok(snapshot) => {
-                let changed = !snapshot.same_content(&self.current());
-                if changed {
+                let previous = self.current();
+                let changed = !snapshot.same_content(&previous);
+                let diff = if changed {
                     self.shared.updates.send_replace(snapshot.clone());
+                    let diff = SnapshotDiff::between(&previous, &snapshot);
+                    let (added, removed, changed) = diff.sample(LOGGED_KEYS);
                     tracing::info!(
                         path = %self.shared.root.display(),
                         namespaces = snapshot.namespace_count(),
                         flags = snapshot.flag_count(),
+                        flags_added = diff.added(),
+                        flags_removed = diff.removed(),
+                        flags_changed = diff.changed(),
+                        added = %added.join(","),
+                        removed = %removed.join(","),
+                        changed = %changed.join(","),
                         "flag files reloaded"
                     );
-                }
+                    diff
+                } else {
+                    SnapshotDiff::default()
+                };
                 let current = self.current();
                 self.record(ReloadEvent::Loaded {
                     at: SystemTime::now(),
@@ -238,6 +262,8 @@ impl Store {
                     namespaces: current.namespace_count(),
                     flags: current.flag_count(),
                     changed,
+                    diff,
+                    snapshot: current.clone(),
                 });
                 if changed {
                     ReloadOutcome::Updated
