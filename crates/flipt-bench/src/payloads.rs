@@ -177,6 +177,7 @@ mod tests {
                 state: Some(cache::EvaluationState {
                     namespace_key: "default".into(),
                     namespace_version: "v1".into(),
+                    namespace_etag: "e1".into(),
                     flag: None,
                 }),
             },

@@ -12,7 +12,10 @@ mod service;
 
 use std::future::Future;
 
-use flipt_otel::{GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router};
+use flipt_otel::{
+    GrpcMetricsLayer, GrpcServerMetrics, HttpMetricsLayer, HttpRoutes, HttpServerMetrics,
+    ServiceTracing, metrics_router, register_runtime_metrics,
+};
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use flipt_store::{LoadError, Store, StoreOptions};
@@ -104,6 +107,15 @@ pub async fn run(
     let server_metrics = metrics_on
         .then(|| GrpcServerMetrics::register(&registry))
         .transpose()?;
+    if let Some(server_metrics) = &server_metrics {
+        server_metrics.initialize(flipt_proto::FILE_DESCRIPTOR_SET, &[SERVICE_NAME])?;
+    }
+    let http_metrics = metrics_on
+        .then(|| HttpServerMetrics::register(&registry, &HttpRoutes::new(), None))
+        .transpose()?;
+    if metrics_on {
+        register_runtime_metrics(&registry, tokio::runtime::Handle::current())?;
+    }
     let metrics_layer = GrpcMetricsLayer::from(server_metrics);
     let trace_layer = tracing.server_layer();
 
@@ -121,6 +133,7 @@ pub async fn run(
         .grpc(Routes::new(CacheServiceServer::new(service)))
         .http(metrics_router(registry))
         .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))
+        .map_http(move |router| router.layer(HttpMetricsLayer::from(http_metrics)))
         .grace_period(config.server.shutdown_grace_period)
         .serve(listeners, shutdown)
         .await;

@@ -9,6 +9,10 @@
 //! * `flipt_storage_reloads_total{result}`, `result` = `success`|`failure`
 //!   (the initial load counts as a success), the last success as a Unix
 //!   timestamp, and the number of flags in the current snapshot.
+//! * Per namespace: flags loaded and the Unix time its content last changed
+//!   (the initial load, then each reload that gave it a new version), for
+//!   "flags changed" annotations; a namespace removed from the files loses
+//!   its series.
 //!
 //! All series exist from start (zero), so rates and alerts work before the
 //! first event. With `metrics.enabled` false none of this is registered.
@@ -19,7 +23,9 @@ use flipt_otel::OtelError;
 use flipt_store::ReloadEvent;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Gauge, GaugeVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 use crate::backend::{Backend, EntryType};
 
@@ -38,6 +44,11 @@ pub(crate) const STORAGE_LAST_RELOAD_SUCCESS: &str =
     "flipt_storage_last_reload_success_timestamp_seconds";
 /// `flipt_storage_flags_loaded`
 pub(crate) const STORAGE_FLAGS_LOADED: &str = "flipt_storage_flags_loaded";
+/// `flipt_storage_namespace_flags_loaded{namespace}`
+pub(crate) const STORAGE_NAMESPACE_FLAGS: &str = "flipt_storage_namespace_flags_loaded";
+/// `flipt_storage_namespace_last_change_timestamp_seconds{namespace}`
+pub(crate) const STORAGE_NAMESPACE_LAST_CHANGE: &str =
+    "flipt_storage_namespace_last_change_timestamp_seconds";
 
 const ENTRY_TYPES: [EntryType; 2] = [EntryType::Flag, EntryType::Snapshot];
 
@@ -149,6 +160,8 @@ pub(crate) struct StorageMetrics {
     failures: IntCounter,
     last_success: Gauge,
     flags_loaded: IntGauge,
+    namespace_flags: IntGaugeVec,
+    namespace_last_change: GaugeVec,
 }
 
 impl StorageMetrics {
@@ -172,26 +185,86 @@ impl StorageMetrics {
             "The number of flags in the flag state being served",
         )
         .map_err(metric_error(STORAGE_FLAGS_LOADED))?;
+        let namespace_flags = IntGaugeVec::new(
+            Opts::new(
+                STORAGE_NAMESPACE_FLAGS,
+                "The number of flags of a namespace in the flag state being served",
+            ),
+            &["namespace"],
+        )
+        .map_err(metric_error(STORAGE_NAMESPACE_FLAGS))?;
+        let namespace_last_change = GaugeVec::new(
+            Opts::new(
+                STORAGE_NAMESPACE_LAST_CHANGE,
+                "Unix time the content of a namespace last changed (loaded or reloaded with a new version)",
+            ),
+            &["namespace"],
+        )
+        .map_err(metric_error(STORAGE_NAMESPACE_LAST_CHANGE))?;
         let metrics = Self {
             successes: reloads.with_label_values(&["success"]),
             failures: reloads.with_label_values(&["failure"]),
             last_success: last_success.clone(),
             flags_loaded: flags_loaded.clone(),
+            namespace_flags: namespace_flags.clone(),
+            namespace_last_change: namespace_last_change.clone(),
         };
         register(registry, STORAGE_RELOADS_TOTAL, reloads)?;
         register(registry, STORAGE_LAST_RELOAD_SUCCESS, last_success)?;
         register(registry, STORAGE_FLAGS_LOADED, flags_loaded)?;
+        register(registry, STORAGE_NAMESPACE_FLAGS, namespace_flags)?;
+        register(
+            registry,
+            STORAGE_NAMESPACE_LAST_CHANGE,
+            namespace_last_change,
+        )?;
         Ok(metrics)
     }
 
     /// Records one load outcome reported by the store.
     pub(crate) fn observe(&self, event: &ReloadEvent) {
         match event {
-            ReloadEvent::Loaded { at, flags, .. } => {
+            ReloadEvent::Loaded {
+                at,
+                flags,
+                diff,
+                snapshot,
+                ..
+            } => {
                 self.successes.inc();
                 self.last_success.set(unix_seconds(*at));
                 self.flags_loaded
                     .set(i64::try_from(*flags).unwrap_or(i64::MAX));
+                for namespace in snapshot.namespaces() {
+                    let count = i64::try_from(namespace.flag_count()).unwrap_or(i64::MAX);
+                    self.namespace_flags
+                        .with_label_values(&[namespace.key()])
+                        .set(count);
+                }
+                for change in &diff.namespaces {
+                    if change.removed {
+                        let _ = self
+                            .namespace_flags
+                            .remove_label_values(&[&change.namespace]);
+                        let _ = self
+                            .namespace_last_change
+                            .remove_label_values(&[&change.namespace]);
+                    } else {
+                        self.namespace_last_change
+                            .with_label_values(&[&change.namespace])
+                            .set(unix_seconds(*at));
+                    }
+                }
+                // Namespaces the initial load found unchanged against an
+                // empty state (an empty `default`) still changed at load.
+                for namespace in snapshot.namespaces() {
+                    let gauge = self
+                        .namespace_last_change
+                        .with_label_values(&[namespace.key()]);
+                    if gauge.get() == 0.0 {
+                        gauge.set(unix_seconds(*at));
+                    }
+                }
             }
             ReloadEvent::Failed { .. } => self.failures.inc(),
         }

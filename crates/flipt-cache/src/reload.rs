@@ -3,15 +3,19 @@
 //! initial load included; polls that find the files untouched report
 //! nothing). The store calls [`reload_hook`]'s closure after each load.
 //!
+//! The span names what the load changed: counts of flags added, removed and
+//! changed, and at most [`LOGGED_KEYS`] `namespace/key`s of each (the store
+//! writes the same in its "flag files reloaded" log line).
+//!
 //! Loads run in a background task, outside any request, so each span is the
 //! root of its own trace, sampled by `tracing.sampling_ratio`.
 
 use std::time::{Duration, SystemTime};
 
 use flipt_otel::ServiceTracing;
-use flipt_store::ReloadEvent;
+use flipt_store::{LOGGED_KEYS, ReloadEvent};
 use opentelemetry::trace::{Span as _, SpanKind, Status, Tracer as _};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
 use crate::metrics::StorageMetrics;
 
@@ -53,13 +57,21 @@ fn record_span(tracing: &ServiceTracing, event: &ReloadEvent) {
             namespaces,
             flags,
             changed,
+            diff,
             ..
         } => {
+            let (added, removed, changed_keys) = diff.sample(LOGGED_KEYS);
             span.set_attributes([
                 KeyValue::new("flipt.storage.result", "success"),
                 KeyValue::new("flipt.storage.changed", *changed),
                 KeyValue::new("flipt.storage.namespaces", count(*namespaces)),
                 KeyValue::new("flipt.storage.flags", count(*flags)),
+                KeyValue::new("flipt.storage.flags_added", count(diff.added())),
+                KeyValue::new("flipt.storage.flags_removed", count(diff.removed())),
+                KeyValue::new("flipt.storage.flags_changed", count(diff.changed())),
+                KeyValue::new("flipt.storage.added", keys(added)),
+                KeyValue::new("flipt.storage.removed", keys(removed)),
+                KeyValue::new("flipt.storage.changed_flags", keys(changed_keys)),
             ]);
         }
         ReloadEvent::Failed { error, .. } => {
@@ -83,6 +95,13 @@ fn record_span(tracing: &ServiceTracing, event: &ReloadEvent) {
 
 fn start_of(at: SystemTime, duration: Duration) -> SystemTime {
     at.checked_sub(duration).unwrap_or(at)
+}
+
+/// A string-array attribute value.
+fn keys(keys: Vec<String>) -> Value {
+    Value::Array(Array::String(
+        keys.into_iter().map(StringValue::from).collect(),
+    ))
 }
 
 fn count(value: usize) -> i64 {

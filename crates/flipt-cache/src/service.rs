@@ -112,6 +112,7 @@ impl FlagStateService {
         let state = Arc::new(pb::EvaluationState {
             namespace_key: namespace.key().to_owned(),
             namespace_version: namespace.version().to_owned(),
+            namespace_etag: namespace.etag().to_owned(),
             flag: Some(flag_to_proto(flag)),
         });
         self.store(key, Entry::Flag(Arc::clone(&state))).await;

@@ -322,6 +322,7 @@ mod tests {
         let state = EvaluationState {
             namespace_key: "default".into(),
             namespace_version: "abc".into(),
+            namespace_etag: "def".into(),
             flag: None,
         };
         let bytes = encode(&Entry::Flag(Arc::new(state.clone())));

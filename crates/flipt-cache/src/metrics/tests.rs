@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use flipt_otel::testing::metric_value;
 use flipt_proto::cache::v1::EvaluationState;
-use flipt_store::{Issue, LoadError, ReloadEvent};
+use flipt_store::{Issue, LoadError, ReloadEvent, Snapshot, SnapshotDiff};
 use prometheus::Registry;
 
 use super::*;
@@ -89,18 +89,38 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// A snapshot of the given `namespace → flag keys` files.
+fn snapshot(namespaces: &[(&str, &[&str])]) -> Snapshot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (namespace, flags) in namespaces {
+        let mut text = format!("namespace: {namespace}\nflags:\n");
+        for flag in *flags {
+            text.push_str(&format!("  - key: {flag}\n    name: {flag}\n"));
+        }
+        std::fs::write(dir.path().join(format!("{namespace}.features.yml")), text).expect("write");
+    }
+    flipt_store::load_dir(dir.path()).expect("valid flags")
+}
+
+fn loaded(at: SystemTime, previous: &Snapshot, current: &Snapshot) -> ReloadEvent {
+    ReloadEvent::Loaded {
+        at,
+        duration: Duration::from_millis(3),
+        namespaces: current.namespace_count(),
+        flags: current.flag_count(),
+        changed: true,
+        diff: SnapshotDiff::between(previous, current),
+        snapshot: current.clone(),
+    }
+}
+
 #[test]
 fn reload_events_update_counters_and_gauges() {
     let registry = Registry::new();
     let metrics = StorageMetrics::register(&registry).expect("register");
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-    metrics.observe(&ReloadEvent::Loaded {
-        at,
-        duration: Duration::from_millis(3),
-        namespaces: 2,
-        flags: 7,
-        changed: true,
-    });
+    let first = snapshot(&[("default", &["a", "b"]), ("other", &["c"])]);
+    metrics.observe(&loaded(at, &Snapshot::empty(), &first));
     metrics.observe(&ReloadEvent::Failed {
         at: at + Duration::from_secs(5),
         duration: Duration::from_millis(2),
@@ -120,6 +140,39 @@ fn reload_events_update_counters_and_gauges() {
     );
     assert_eq!(
         metric_value(&registry, STORAGE_FLAGS_LOADED, &[]),
-        Some(7.0)
+        Some(3.0)
+    );
+    let per_namespace =
+        |name, namespace| metric_value(&registry, name, &[("namespace", namespace)]);
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_FLAGS, "default"), Some(2.0));
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_FLAGS, "other"), Some(1.0));
+    for namespace in ["default", "other"] {
+        assert_eq!(
+            per_namespace(STORAGE_NAMESPACE_LAST_CHANGE, namespace),
+            Some(1_700_000_000.0)
+        );
+    }
+
+    // `default` changes, `other` goes, `third` comes.
+    let later = at + Duration::from_secs(60);
+    let second = snapshot(&[("default", &["a"]), ("third", &["d", "e"])]);
+    metrics.observe(&loaded(later, &first, &second));
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_FLAGS, "default"), Some(1.0));
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_FLAGS, "third"), Some(2.0));
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_FLAGS, "other"), None);
+    assert_eq!(per_namespace(STORAGE_NAMESPACE_LAST_CHANGE, "other"), None);
+    for namespace in ["default", "third"] {
+        assert_eq!(
+            per_namespace(STORAGE_NAMESPACE_LAST_CHANGE, namespace),
+            Some(1_700_000_060.0)
+        );
+    }
+
+    // A reload that changes nothing moves no change time.
+    let same = snapshot(&[("default", &["a"]), ("third", &["d", "e"])]);
+    metrics.observe(&loaded(later + Duration::from_secs(60), &second, &same));
+    assert_eq!(
+        per_namespace(STORAGE_NAMESPACE_LAST_CHANGE, "default"),
+        Some(1_700_000_060.0)
     );
 }
