@@ -123,7 +123,7 @@ impl Evaluator {
     ) -> Result<Answer, EvaluationError> {
         self.limits.check_request(&request)?;
         let started = Instant::now();
-        let (namespace, flag) = self
+        let (namespace, version, flag) = self
             .fetch_flag(
                 &request.namespace_key,
                 &request.flag_key,
@@ -139,9 +139,12 @@ impl Evaluator {
         };
         let request_id = request_id_or_new(request.request_id);
         let mut answer = self.answer(
-            &namespace,
+            Subject {
+                namespace: &namespace,
+                version: &version,
+                entity_id: &request.entity_id,
+            },
             flag.key,
-            &request.entity_id,
             evaluation,
             started.elapsed(),
             |evaluated| evaluated.annotate_current_span(&request_id),
@@ -189,10 +192,11 @@ impl Evaluator {
         let fetched = started.elapsed();
         let mut responses = Vec::with_capacity(request.requests.len());
         for (inner, state) in request.requests.into_iter().zip(states) {
-            let (namespace, flag) = match state.result {
+            let (namespace, version, flag) = match state.result {
                 Some(evaluation_state_result::Result::State(state)) => match state.flag {
                     Some(flag) => (
                         resolved_namespace(state.namespace_key, &inner.namespace_key),
+                        state.namespace_etag,
                         flag_from_proto(flag),
                     ),
                     None => return Err(missing_flag_state()),
@@ -206,9 +210,12 @@ impl Evaluator {
             let evaluated_at = Instant::now();
             let evaluation = flipt_core::evaluate(&flag, &inner.entity_id, &inner.context);
             let mut answer = self.answer(
-                &namespace,
+                Subject {
+                    namespace: &namespace,
+                    version: &version,
+                    entity_id: &inner.entity_id,
+                },
                 flag.key,
-                &inner.entity_id,
                 evaluation,
                 fetched + evaluated_at.elapsed(),
                 |evaluated| evaluated.add_current_span_event(),
@@ -262,34 +269,36 @@ impl Evaluator {
         .await
     }
 
-    /// The flag's state and the namespace it resolved to.
+    /// The flag's state, the namespace it resolved to and that namespace's
+    /// version (its etag).
     async fn fetch_flag(
         &self,
         namespace_key: &str,
         flag_key: &str,
         reference: &str,
-    ) -> Result<(String, Flag), EvaluationError> {
+    ) -> Result<(String, String, Flag), EvaluationError> {
         let state = self
             .cache
             .evaluation_state(namespace_key, flag_key, reference)
             .await?;
         let flag = state.flag.ok_or_else(missing_flag_state)?;
         let namespace = resolved_namespace(state.namespace_key, namespace_key);
-        Ok((namespace, flag_from_proto(flag)))
+        Ok((namespace, state.namespace_etag, flag_from_proto(flag)))
     }
 
     /// Observes one evaluation of an existing flag (its metrics, and the
     /// span through `annotate`) and builds its answer.
     fn answer(
         &self,
-        namespace: &str,
+        subject: Subject<'_>,
         flag_key: String,
-        entity_id: &str,
         evaluation: Evaluation,
         latency: Duration,
         annotate: impl FnOnce(&Evaluated<'_>),
     ) -> Answer {
-        let evaluated = Evaluated::new(namespace, &flag_key, entity_id, &evaluation);
+        let evaluated =
+            Evaluated::new(subject.namespace, &flag_key, subject.entity_id, &evaluation)
+                .with_version(subject.version);
         if let Some(metrics) = &self.metrics {
             evaluated.record(metrics, latency);
         }
@@ -311,6 +320,14 @@ impl Evaluator {
         }
         EvaluationError::from(err)
     }
+}
+
+/// Whose flag was evaluated for whom: the resolved namespace, its version
+/// and the entity.
+struct Subject<'a> {
+    namespace: &'a str,
+    version: &'a str,
+    entity_id: &'a str,
 }
 
 /// The fields Flipt stamps on a boolean or variant answer: request id,

@@ -22,7 +22,8 @@ mod snapshot;
 use std::future::Future;
 
 use flipt_otel::{
-    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router,
+    GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, HttpMetricsLayer, HttpServerMetrics,
+    ServiceTracing, metrics_router, register_runtime_metrics,
 };
 use flipt_proto::evaluation::{
     data_service_server::{self, DataServiceServer},
@@ -88,6 +89,23 @@ pub async fn run(
     let evaluation_metrics = metrics_on
         .then(|| EvaluationMetrics::register(&registry))
         .transpose()?;
+    if let Some(server_metrics) = &server_metrics {
+        server_metrics.initialize(
+            flipt_proto::FILE_DESCRIPTOR_SET,
+            &[
+                evaluation_service_server::SERVICE_NAME,
+                data_service_server::SERVICE_NAME,
+            ],
+        )?;
+    }
+    let http_metrics = metrics_on
+        .then(|| {
+            HttpServerMetrics::register(&registry, &rest::metric_routes(), server_metrics.as_ref())
+        })
+        .transpose()?;
+    if metrics_on {
+        register_runtime_metrics(&registry, tokio::runtime::Handle::current())?;
+    }
     let instrumented = ServiceBuilder::new()
         .layer(tracing.client_layer().with_peer(&uri))
         .layer(GrpcMetricsLayer::from(client_metrics))
@@ -128,19 +146,23 @@ pub async fn run(
     let http = rest::router(evaluator.clone())
         .merge(ofrep::router(evaluator))
         .merge(metrics_router(registry));
+    let http_metrics = HttpMetricsLayer::from(http_metrics);
 
     let result = Server::new(health)
         .grpc(routes)
         .http(http)
         .map_grpc(move |router| router.layer(grpc_metrics).layer(grpc_trace))
-        // CORS outermost: preflights are answered before anything else, and
-        // every answer (errors included) carries the allow headers.
+        // CORS outside the handlers and their spans: preflights are
+        // answered before anything else, and every answer (errors included)
+        // carries the allow headers. Metrics outermost, so preflights are
+        // counted too (as OPTIONS on their route, never as an RPC).
         .map_http(move |router| {
             let router = router.layer(http_trace);
-            match cors {
+            let router = match cors {
                 Some(cors) => router.layer(cors),
                 None => router,
-            }
+            };
+            router.layer(http_metrics)
         })
         .grace_period(config.server.shutdown_grace_period)
         .serve(listeners, shutdown)

@@ -8,6 +8,9 @@
 //! alike). Attributes are only built when that span is recording, so an
 //! unsampled request pays for one context lookup.
 //!
+//! Beyond Flipt's attributes, `flipt.namespace.version` names the namespace
+//! content the answer came from (the etag the snapshot endpoint serves).
+//!
 //! Values follow Flipt, with two choices of ours: `flipt.namespace` is the
 //! resolved namespace (`default` for an empty one), matching the metric
 //! label; and boolean evaluations carry `flipt.match` too (whether a
@@ -22,6 +25,10 @@ use crate::metrics::{EvaluationMetrics, EvaluationType, ResultLabels};
 /// `feature_flag.provider.name` (as Flipt sets it).
 pub(crate) const PROVIDER_NAME: &str = "Flipt";
 
+/// Span attribute naming the namespace version an answer came from, so an
+/// answer can be traced to the flag files that produced it.
+pub(crate) const NAMESPACE_VERSION: &str = "flipt.namespace.version";
+
 /// Name of the span event added per evaluated flag (OpenTelemetry
 /// feature-flag semantic conventions).
 pub(crate) const EVALUATION_EVENT: &str = "feature_flag.evaluation";
@@ -32,6 +39,9 @@ pub(crate) const EVALUATION_EVENT: &str = "feature_flag.evaluation";
 pub(crate) struct Evaluated<'a> {
     /// Resolved namespace key.
     pub namespace: &'a str,
+    /// Version of the namespace content evaluated (its etag, as the
+    /// snapshot endpoint reports it); empty when unknown.
+    pub version: &'a str,
     /// Flag key.
     pub flag: &'a str,
     /// The request's entity id (span attributes only, never a metric label).
@@ -74,6 +84,7 @@ impl<'a> Evaluated<'a> {
         };
         Self {
             namespace,
+            version: "",
             flag,
             entity_id,
             evaluation_type,
@@ -82,6 +93,12 @@ impl<'a> Evaluated<'a> {
             segments,
             value,
         }
+    }
+
+    /// Sets the namespace version the flag state came from.
+    pub(crate) fn with_version(mut self, version: &'a str) -> Self {
+        self.version = version;
+        self
     }
 
     /// The result's metric labels beyond namespace and flag.
@@ -119,6 +136,7 @@ impl<'a> Evaluated<'a> {
             .collect();
         span.set_attributes([
             KeyValue::new("flipt.namespace", self.namespace.to_owned()),
+            KeyValue::new(NAMESPACE_VERSION, self.version.to_owned()),
             KeyValue::new("flipt.flag", self.flag.to_owned()),
             KeyValue::new("flipt.entity_id", self.entity_id.to_owned()),
             KeyValue::new("flipt.request_id", request_id.to_owned()),
@@ -141,6 +159,7 @@ impl<'a> Evaluated<'a> {
         }
         let mut attributes = self.feature_flag_attributes();
         attributes.push(KeyValue::new("flipt.namespace", self.namespace.to_owned()));
+        attributes.push(KeyValue::new(NAMESPACE_VERSION, self.version.to_owned()));
         span.add_event(EVALUATION_EVENT, attributes);
     }
 

@@ -15,10 +15,12 @@ use axum::{
     Router,
     body::{Body, Bytes},
     extract::{Path, Query, State},
+    http::Method,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use flipt_otel::{HttpRoutes, RpcCode};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Serialize, de::DeserializeOwned};
 use tonic::Code;
@@ -29,17 +31,55 @@ use crate::{
     snapshot::{ACCEPT_SERVER_VERSION, SnapshotOutcome},
 };
 
+const BOOLEAN: &str = "/evaluate/v1/boolean";
+const VARIANT: &str = "/evaluate/v1/variant";
+const BATCH: &str = "/evaluate/v1/batch";
+const SNAPSHOT: &str = "/internal/v1/evaluation/snapshot/namespace/{key}";
+
 /// Routes of the REST API.
 pub(crate) fn router(evaluator: Evaluator) -> Router {
     Router::new()
-        .route("/evaluate/v1/boolean", post(boolean))
-        .route("/evaluate/v1/variant", post(variant))
-        .route("/evaluate/v1/batch", post(batch))
-        .route(
-            "/internal/v1/evaluation/snapshot/namespace/{key}",
-            get(snapshot),
-        )
+        .route(BOOLEAN, post(boolean))
+        .route(VARIANT, post(variant))
+        .route(BATCH, post(batch))
+        .route(SNAPSHOT, get(snapshot))
         .with_state(evaluator)
+}
+
+/// The HTTP port's routes for metrics, each REST and OFREP route under the
+/// RPC Flipt's gateway maps it to, so those calls count in `grpc_server_*`.
+pub(crate) fn metric_routes() -> HttpRoutes {
+    HttpRoutes::new()
+        .rpc(
+            Method::POST,
+            crate::ofrep::SINGLE_ROUTE,
+            "/flipt.ofrep.OFREPService/EvaluateFlag",
+        )
+        .rpc(
+            Method::POST,
+            crate::ofrep::BULK_ROUTE,
+            "/flipt.ofrep.OFREPService/EvaluateBulk",
+        )
+        .rpc(
+            Method::POST,
+            BOOLEAN,
+            "/flipt.evaluation.EvaluationService/Boolean",
+        )
+        .rpc(
+            Method::POST,
+            VARIANT,
+            "/flipt.evaluation.EvaluationService/Variant",
+        )
+        .rpc(
+            Method::POST,
+            BATCH,
+            "/flipt.evaluation.EvaluationService/Batch",
+        )
+        .rpc(
+            Method::GET,
+            SNAPSHOT,
+            "/flipt.evaluation.DataService/EvaluationSnapshotNamespace",
+        )
 }
 
 async fn boolean(State(evaluator): State<Evaluator>, body: Body) -> Response {
@@ -217,7 +257,10 @@ impl IntoResponse for ApiError {
             "message": self.message,
             "details": [],
         });
-        json(http_status(self.code), &body)
+        let mut response = json(http_status(self.code), &body);
+        // The exact code for the `grpc_server_*` count of this call.
+        response.extensions_mut().insert(RpcCode(self.code));
+        response
     }
 }
 

@@ -26,7 +26,10 @@ mod usage;
 
 use std::future::Future;
 
-use flipt_otel::{GrpcMetricsLayer, GrpcServerMetrics, ServiceTracing, metrics_router};
+use flipt_otel::{
+    GrpcMetricsLayer, GrpcServerMetrics, HttpMetricsLayer, HttpRoutes, HttpServerMetrics,
+    ServiceTracing, metrics_router, register_runtime_metrics,
+};
 use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
     SERVICE_NAME, TelemetryReporterServiceServer,
 };
@@ -78,6 +81,15 @@ pub async fn run(
     let server_metrics = metrics_on
         .then(|| GrpcServerMetrics::register(&registry))
         .transpose()?;
+    if let Some(server_metrics) = &server_metrics {
+        server_metrics.initialize(flipt_proto::FILE_DESCRIPTOR_SET, &[SERVICE_NAME])?;
+    }
+    let http_metrics = metrics_on
+        .then(|| HttpServerMetrics::register(&registry, &HttpRoutes::new(), None))
+        .transpose()?;
+    if metrics_on {
+        register_runtime_metrics(&registry, tokio::runtime::Handle::current())?;
+    }
     let reporter = Reporter::new(&config, reporter_metrics.clone(), Deps::default())?;
     let service = ReporterService::new(reporter.source().clone(), reporter_metrics);
 
@@ -94,6 +106,7 @@ pub async fn run(
         .grpc(Routes::new(TelemetryReporterServiceServer::new(service)))
         .http(metrics_router(registry))
         .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))
+        .map_http(move |router| router.layer(HttpMetricsLayer::from(http_metrics)))
         .grace_period(config.server.shutdown_grace_period)
         .serve(listeners, shutdown)
         .await;

@@ -12,7 +12,7 @@ use std::time::Instant;
 use flipt_core::{Context, FlagType, resolve_namespace};
 use flipt_proto::evaluation::{self as pb, evaluation_response::Response as Answer};
 
-use super::Evaluator;
+use super::{Evaluator, Subject};
 use crate::{convert::flag_from_proto, error::EvaluationError, observe};
 
 /// What a bulk evaluation is asked for.
@@ -98,9 +98,12 @@ impl Evaluator {
             let evaluated_at = Instant::now();
             let evaluation = flipt_core::evaluate(&flag, &request.entity_id, &request.context);
             answers.push(self.answer(
-                &namespace,
+                Subject {
+                    namespace: &namespace,
+                    version: &response.etag,
+                    entity_id: &request.entity_id,
+                },
                 flag.key,
-                &request.entity_id,
                 evaluation,
                 fetched + evaluated_at.elapsed(),
                 |evaluated| evaluated.add_current_span_event(),
