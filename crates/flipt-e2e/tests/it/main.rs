@@ -19,6 +19,7 @@ mod metrics;
 mod obs;
 mod ofrep;
 mod ofrep_traces;
+mod protocols;
 mod readme;
 mod redis;
 mod shutdown;
