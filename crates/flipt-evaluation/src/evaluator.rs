@@ -302,6 +302,14 @@ impl Evaluator {
         if let Some(metrics) = &self.metrics {
             evaluated.record(metrics, latency);
         }
+        // Inside the request's span, so JSON lines carry its trace id.
+        tracing::debug!(
+            namespace = subject.namespace,
+            flag = %flag_key,
+            version = subject.version,
+            reason = evaluated.reason.as_str(),
+            "flag evaluated"
+        );
         annotate(&evaluated);
         answer(flag_key, evaluation)
     }

@@ -26,3 +26,4 @@ mod shutdown;
 mod smoke;
 mod telemetry;
 mod traces;
+mod versions;

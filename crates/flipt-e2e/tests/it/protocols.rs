@@ -116,7 +116,11 @@ async fn served_methods_and_routes_exist_at_zero_before_any_traffic() {
         assert_eq!(http_count(eval, method, route, "200"), Some(0), "{route}");
     }
     for (name, registry) in [("cache", cache), ("evaluation", eval)] {
-        for family in ["tokio_workers", "tokio_alive_tasks", "tokio_global_queue_depth"] {
+        for family in [
+            "tokio_workers",
+            "tokio_alive_tasks",
+            "tokio_global_queue_depth",
+        ] {
             let value = metric_value(registry, family, &[]);
             assert!(value.is_some(), "{name} has no {family}");
         }
@@ -189,7 +193,9 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
             .expect_err("cache down");
         assert_eq!(status.code(), Code::Unavailable);
     };
-    tokio::time::timeout(WAIT, outage).await.expect("outage in time");
+    tokio::time::timeout(WAIT, outage)
+        .await
+        .expect("outage in time");
 
     let eval = &stack.evaluation.registry;
     // Variant: REST 2 + gRPC 1 OK; REST 1 + gRPC 1 NotFound; REST bad
@@ -203,7 +209,11 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         ("Internal", 0.0),
         ("Unknown", 0.0),
     ] {
-        assert_eq!(handled(eval, EVALUATION, "Variant", code), Some(count), "{code}");
+        assert_eq!(
+            handled(eval, EVALUATION, "Variant", code),
+            Some(count),
+            "{code}"
+        );
     }
     assert_eq!(started(eval, EVALUATION, "Variant"), Some(10.0));
     assert_eq!(
@@ -281,7 +291,9 @@ async fn runtime_families_move_under_load() {
             call.await.expect("task").expect("variant");
         }
     };
-    tokio::time::timeout(WAIT, load).await.expect("load in time");
+    tokio::time::timeout(WAIT, load)
+        .await
+        .expect("load in time");
     // Workers publish busy time when they park; wait for it, bounded.
     flipt_e2e::eventually("busy time to grow", || {
         let eval = eval.clone();
