@@ -14,6 +14,7 @@ Conventions of the queries:
 
 from builder import (
     FLAG_TRACE_LINKS,
+    RED_ABOVE,
     RELOAD_FAILURE,
     RELOAD_SUCCESS,
     RI,
@@ -21,7 +22,9 @@ from builder import (
     dashboard,
     dashboard_trace_links,
     dashboards_link,
+    flags_changed,
     heatmap,
+    quantiles,
     query_variable,
     row,
     stat,
@@ -31,31 +34,11 @@ from builder import (
     timeseries,
 )
 
+from services import services
+
 EVALUATION_SERVICE = 'grpc_service="flipt.evaluation.EvaluationService"'
 CACHE_SERVICE = 'grpc_service="flipt.cache.v1.CacheService"'
 TELEMETRY_SERVICE = 'grpc_service="flipt.telemetry.v1.TelemetryReporterService"'
-
-QUANTILES = (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"))
-
-RED_ABOVE = lambda limit: [  # noqa: E731
-    {"color": "green", "value": None},
-    {"color": "red", "value": limit},
-]
-
-
-def quantiles(bucket, selector, by, legend):
-    """p50/p95/p99 targets of a histogram, grouped by `by` (plus le)."""
-    group = ", ".join([*by, "le"])
-    return targets(
-        *(
-            (
-                f"histogram_quantile({q}, sum by ({group}) (rate({bucket}{{{selector}}}[{RI}])))",
-                f"{name} {legend}".strip(),
-            )
-            for q, name in QUANTILES
-        )
-    )
-
 
 # ----------------------------------------------------------- evaluations --
 
@@ -213,158 +196,7 @@ evaluations = dashboard(
         ),
     ],
     [dashboards_link(), *dashboard_trace_links("flipt-evaluation")],
-    annotations=[RELOAD_SUCCESS, RELOAD_FAILURE],
-)
-
-# -------------------------------------------------------------- services --
-
-S = 'job=~"$service", instance=~"$instance"'
-HANDLED = f"grpc_server_handled_total{{{S}}}"
-
-services = dashboard(
-    "flipt-services",
-    "Flipt Services",
-    "The three services side by side: gRPC requests, errors and latency per "
-    "service and method, calls between services, and process resources.",
-    [
-        row("Overview"),
-        stat(
-            "Targets up",
-            "Scraped service instances that answered their last scrape.",
-            [target(f"sum(up{{{S}}})")],
-            thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
-            graph=False,
-        ),
-        stat(
-            "gRPC requests / s",
-            "Finished gRPC calls per second across the selected services.",
-            [target(f"sum(rate({HANDLED}[{RI}]))")],
-            unit="reqps",
-        ),
-        stat(
-            "gRPC error ratio",
-            "Share of gRPC calls that ended with a code other than OK.",
-            [
-                target(
-                    f'sum(rate(grpc_server_handled_total{{{S}, grpc_code!="OK"}}[{RI}]))'
-                    f" / (sum(rate({HANDLED}[{RI}])) > 0)"
-                )
-            ],
-            unit="percentunit",
-            thresholds=RED_ABOVE(0.05),
-        ),
-        stat(
-            "Uptime",
-            "Time since the most recently started selected process.",
-            [target(f"time() - max(process_start_time_seconds{{{S}}})")],
-            unit="s",
-            graph=False,
-        ),
-        table(
-            "Versions",
-            "flipt_build_info of each scraped instance.",
-            f"max by (job, instance, service, version) (flipt_build_info{{{S}}})",
-            h=6,
-        ),
-        row("gRPC server: per service and method"),
-        timeseries(
-            "Request rate by method",
-            "Finished gRPC calls per second by service and method.",
-            targets((f"sum by (job, grpc_method) (rate({HANDLED}[{RI}]))", "{{job}} {{grpc_method}}")),
-            unit="reqps",
-        ),
-        timeseries(
-            "Error ratio by method and code",
-            "Share of each method's calls that ended with each non-OK code.",
-            targets(
-                (
-                    f'sum by (job, grpc_method, grpc_code) (rate(grpc_server_handled_total{{{S}, grpc_code!="OK"}}[{RI}]))'
-                    f" / ignoring (grpc_code) group_left ()"
-                    f" (sum by (job, grpc_method) (rate({HANDLED}[{RI}])) > 0)",
-                    "{{job}} {{grpc_method}} {{grpc_code}}",
-                )
-            ),
-            unit="percentunit",
-        ),
-        timeseries(
-            "Latency p50 / p95 / p99 by method",
-            "Server-side handling time of gRPC calls by service and method.",
-            quantiles("grpc_server_handling_seconds_bucket", S, ["job", "grpc_method"], "{{job}} {{grpc_method}}"),
-            unit="s",
-        ),
-        heatmap(
-            "Server latency distribution",
-            "gRPC calls per handling-time bucket over time, all selected methods.",
-            f"sum by (le) (rate(grpc_server_handling_seconds_bucket{{{S}}}[{RI}]))",
-            "s",
-        ),
-        timeseries(
-            "In-flight calls",
-            "gRPC calls started but not finished, by service.",
-            targets(
-                (
-                    f"sum by (job) (grpc_server_started_total{{{S}}}) - sum by (job) ({HANDLED})",
-                    "{{job}}",
-                )
-            ),
-        ),
-        row("gRPC client: calls between services"),
-        timeseries(
-            "Client latency evaluation → cache",
-            "p50, p95 and p99 of the cache calls made by the evaluation "
-            "service, seen from the caller: network and cache time together.",
-            quantiles(
-                "grpc_client_handling_seconds_bucket",
-                f"{S}, {CACHE_SERVICE}",
-                ["job", "grpc_method"],
-                "{{job}} → {{grpc_method}}",
-            ),
-            unit="s",
-        ),
-        timeseries(
-            "Client calls by method and code",
-            "Calls to other services per second by method and result code; "
-            "Unavailable or DeadlineExceeded point at the callee.",
-            targets(
-                (
-                    f"sum by (job, grpc_service, grpc_method, grpc_code) (rate(grpc_client_handled_total{{{S}}}[{RI}]))",
-                    "{{job}} → {{grpc_method}} {{grpc_code}}",
-                )
-            ),
-            unit="reqps",
-        ),
-        row("Process"),
-        timeseries(
-            "CPU",
-            "CPU time per second of each process (1 = one core).",
-            targets((f"sum by (job, instance) (rate(process_cpu_seconds_total{{{S}}}[{RI}]))", "{{job}} {{instance}}")),
-            unit="percentunit",
-            w=8,
-        ),
-        timeseries(
-            "Resident memory",
-            "Resident set size of each process.",
-            targets((f"process_resident_memory_bytes{{{S}}}", "{{job}} {{instance}}")),
-            unit="bytes",
-            w=8,
-        ),
-        timeseries(
-            "Open file descriptors",
-            "Open file descriptors (sockets included) of each process; the "
-            "limit is process_max_fds.",
-            targets((f"process_open_fds{{{S}}}", "{{job}} {{instance}}")),
-            w=8,
-        ),
-    ],
-    [
-        query_variable("service", "Service", "label_values(flipt_build_info, job)"),
-        query_variable("instance", "Instance", 'label_values(flipt_build_info{job=~"$service"}, instance)'),
-    ],
-    [
-        dashboards_link(),
-        *dashboard_trace_links("flipt-evaluation"),
-        *dashboard_trace_links("flipt-cache"),
-    ],
+    annotations=[flags_changed('namespace=~"$namespace"'), RELOAD_SUCCESS, RELOAD_FAILURE],
 )
 
 # -------------------------------------------------------- cache, storage --

@@ -301,6 +301,19 @@ RELOAD_SUCCESS = annotation(
     "Flag state reloaded",
     "green",
 )
+def flags_changed(selector=""):
+    """Annotation at each change of a namespace's flags (the initial load
+    included), from the per-namespace last-change gauge."""
+    gauge = f"flipt_storage_namespace_last_change_timestamp_seconds{{{selector}}}"
+    return annotation(
+        "Flags changed",
+        f"sum by (namespace) (changes({gauge}[{RI}])) > 0",
+        "Flags changed",
+        "blue",
+        text="namespace {{namespace}}",
+    )
+
+
 RELOAD_FAILURE = annotation(
     "Flag state reload failed",
     f'sum by (instance) (increase(flipt_storage_reloads_total{{result="failure"}}[{RI}])) > 0',
@@ -330,3 +343,25 @@ def dashboard(uid, title, description, panels, variables, links, annotations=(),
         "templating": {"list": variables},
         "panels": layout(panels),
     }
+
+
+QUANTILES = (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"))
+
+RED_ABOVE = lambda limit: [  # noqa: E731
+    {"color": "green", "value": None},
+    {"color": "red", "value": limit},
+]
+
+
+def quantiles(bucket, selector, by, legend):
+    """p50/p95/p99 targets of a histogram, grouped by `by` (plus le)."""
+    group = ", ".join([*by, "le"])
+    return targets(
+        *(
+            (
+                f"histogram_quantile({q}, sum by ({group}) (rate({bucket}{{{selector}}}[{RI}])))",
+                f"{name} {legend}".strip(),
+            )
+            for q, name in QUANTILES
+        )
+    )

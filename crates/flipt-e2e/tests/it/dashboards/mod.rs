@@ -32,6 +32,38 @@ const PREFERRED: &[(&str, &str)] = &[
     ("service", "flipt-evaluation"),
 ];
 
+/// Panels and annotations that must exist, so the live run below covers
+/// them: (dashboard title, panel title or `annotation` name).
+const REQUIRED: &[(&str, &str)] = &[
+    ("Flipt Services", "HTTP requests by route and status"),
+    ("Flipt Services", "HTTP latency p50 / p95 / p99 by route"),
+    ("Flipt Services", "Error ratio by protocol"),
+    ("Flipt Services", "Requests by protocol"),
+    ("Flipt Services", "Worker utilisation"),
+    ("Flipt Services", "Alive tasks"),
+    ("Flipt Services", "Global queue depth"),
+    ("Flipt Services", "Flags changed"),
+    ("Flipt Evaluations", "Flags changed"),
+];
+
+/// Fails naming every [`REQUIRED`] panel or annotation that is missing.
+fn assert_required(dashboards: &[Dashboard]) {
+    let mut missing = Vec::new();
+    for (board, name) in REQUIRED {
+        let found = dashboards.iter().any(|dashboard| {
+            dashboard.title() == *board
+                && dashboard
+                    .queries()
+                    .iter()
+                    .any(|query| query.place.contains(&format!("{name:?}")))
+        });
+        if !found {
+            missing.push(format!("{board}: {name}"));
+        }
+    }
+    assert!(missing.is_empty(), "dashboards lack {missing:?}");
+}
+
 fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -103,6 +135,7 @@ async fn every_dashboard_query_returns_data_from_a_live_prometheus() {
     let mut failures = Vec::new();
     let dashboards = load_dashboards();
     assert_eq!(dashboards.len(), 4, "expected the four Flipt dashboards");
+    assert_required(&dashboards);
     for dashboard in &dashboards {
         check_dashboard(&prometheus, dashboard, &builtins, start, end, &mut failures).await;
     }
