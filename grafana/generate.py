@@ -7,11 +7,13 @@ positions, datasource references and the PromQL style stay consistent.
     python3 grafana/generate.py --check  # exit 1 if a file is out of date
 
 The JSON files are what Grafana provisions and what the tests read; edit
-boards.py and regenerate rather than editing the JSON by hand. Standard
-library only.
+boards.py and regenerate rather than editing the JSON by hand. Needs
+grafana-foundation-sdk (pinned in tools/requirements.txt; tools/venv.sh
+installs it into .venv):
+
+    .venv/bin/python grafana/generate.py
 """
 
-import json
 import sys
 from pathlib import Path
 
@@ -20,12 +22,13 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from boards import DASHBOARDS  # noqa: E402
+from builder import to_json  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "dashboards"
 
 
 def render(board):
-    return json.dumps(board, indent=2) + "\n"
+    return to_json(board)
 
 
 def main(argv):
