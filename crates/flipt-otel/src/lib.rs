@@ -15,7 +15,12 @@
 //! * Metrics: a per-service [`prometheus::Registry`] from
 //!   [`service_registry`], injected, never the default registry.
 //!   [`GrpcServerMetrics`] / [`GrpcClientMetrics`] register
-//!   the go-grpc-prometheus families and give a [`GrpcMetricsLayer`].
+//!   the go-grpc-prometheus families and give a [`GrpcMetricsLayer`];
+//!   [`GrpcServerMetrics::initialize`] creates every served method's series
+//!   at zero. [`HttpServerMetrics`] records
+//!   `http_server_request_duration_seconds` by route template on the HTTP
+//!   port and counts REST routes as the RPCs they map to ([`HttpRoutes`],
+//!   [`RpcCode`]); [`register_runtime_metrics`] adds the `tokio_*` families.
 //! * Traces: a per-service [`ServiceTracing`] holds the tracer
 //!   provider (resource with that service's `service.name`), its tracer and
 //!   its propagator. The server and client layers create OpenTelemetry spans
@@ -26,6 +31,7 @@
 //! * Logs: [`init`] installs the one global `tracing` subscriber (binaries
 //!   only): log lines plus, when tracing is enabled, a `tracing-opentelemetry`
 //!   layer on the service's tracer, so `#[instrument]` spans join the trace.
+//!   JSON log lines written inside a span carry its `trace_id` and `span_id`.
 //!
 //! # Wiring a service
 //!
