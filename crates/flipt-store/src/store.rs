@@ -238,7 +238,7 @@ impl Store {
                 let diff = if changed {
                     self.shared.updates.send_replace(snapshot.clone());
                     let diff = SnapshotDiff::between(&previous, &snapshot);
-                    let (added, removed, changed) = diff.sample(LOGGED_KEYS);
+                    let (added, removed, changed_keys) = diff.sample(LOGGED_KEYS);
                     tracing::info!(
                         path = %self.shared.root.display(),
                         namespaces = snapshot.namespace_count(),
@@ -248,7 +248,7 @@ impl Store {
                         flags_changed = diff.changed(),
                         added = %added.join(","),
                         removed = %removed.join(","),
-                        changed = %changed.join(","),
+                        changed = %changed_keys.join(","),
                         "flag files reloaded"
                     );
                     diff

@@ -1,4 +1,4 @@
-//! Every request counted whatever its protocol: REST calls appear in the
+//! Every request counted whatever its protocol: REST and OFREP calls appear in the
 //! `grpc_server_*` families under the RPC they map to, with the code their
 //! status came from, and in `http_server_request_duration_seconds` under
 //! their route template and status; served methods and routes exist at zero
@@ -17,6 +17,9 @@ const DATA: &str = "flipt.evaluation.DataService";
 const CACHE: &str = "flipt.cache.v1.CacheService";
 const HTTP_DURATION: &str = "http_server_request_duration_seconds";
 const SNAPSHOT_ROUTE: &str = "/internal/v1/evaluation/snapshot/namespace/{key}";
+const OFREP: &str = "flipt.ofrep.OFREPService";
+const OFREP_SINGLE_ROUTE: &str = "/ofrep/v1/evaluate/flags/{key}";
+const OFREP_BULK_ROUTE: &str = "/ofrep/v1/evaluate/flags";
 
 fn handled(registry: &Registry, service: &str, method: &str, code: &str) -> Option<f64> {
     metric_value(
@@ -94,6 +97,8 @@ async fn served_methods_and_routes_exist_at_zero_before_any_traffic() {
         (EVALUATION, "Variant"),
         (EVALUATION, "Batch"),
         (DATA, "EvaluationSnapshotNamespace"),
+        (OFREP, "EvaluateFlag"),
+        (OFREP, "EvaluateBulk"),
     ] {
         assert_eq!(handled(eval, service, method, "OK"), Some(0.0), "{method}");
         assert_eq!(started(eval, service, method), Some(0.0), "{method}");
@@ -112,6 +117,8 @@ async fn served_methods_and_routes_exist_at_zero_before_any_traffic() {
         ("POST", "/evaluate/v1/variant"),
         ("POST", "/evaluate/v1/batch"),
         ("GET", SNAPSHOT_ROUTE),
+        ("POST", OFREP_SINGLE_ROUTE),
+        ("POST", OFREP_BULK_ROUTE),
     ] {
         assert_eq!(http_count(eval, method, route, "200"), Some(0), "{route}");
     }
@@ -161,6 +168,21 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         let (status, etag) = get(&stack, snapshot, None).await;
         assert_eq!(status, 200);
         assert_eq!(get(&stack, snapshot, Some(&etag)).await.0, 304);
+        // OFREP: a good, a missing and an unparsable single flag; one bulk.
+        let context = r#"{"context":{"targetingKey":"u1","plan":"pro"}}"#;
+        assert_eq!(
+            post(&stack, "/ofrep/v1/evaluate/flags/color", context).await,
+            200
+        );
+        assert_eq!(
+            post(&stack, "/ofrep/v1/evaluate/flags/nope", context).await,
+            404
+        );
+        assert_eq!(
+            post(&stack, "/ofrep/v1/evaluate/flags/color", "{oops").await,
+            400
+        );
+        assert_eq!(post(&stack, "/ofrep/v1/evaluate/flags", context).await, 200);
         // Unknown paths: one bounded route value, no RPC.
         assert_eq!(get(&stack, "/evaluate/v1/nothing", None).await.0, 404);
         assert_eq!(get(&stack, "/random/a/b", None).await.0, 404);
@@ -226,6 +248,16 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
     );
     assert_eq!(handled(eval, EVALUATION, "Boolean", "OK"), Some(1.0));
     assert_eq!(started(eval, EVALUATION, "Batch"), Some(0.0));
+    // OFREP under Flipt's OFREPService methods, codes from the statuses.
+    assert_eq!(handled(eval, OFREP, "EvaluateFlag", "OK"), Some(1.0));
+    assert_eq!(handled(eval, OFREP, "EvaluateFlag", "NotFound"), Some(1.0));
+    assert_eq!(
+        handled(eval, OFREP, "EvaluateFlag", "InvalidArgument"),
+        Some(1.0)
+    );
+    assert_eq!(started(eval, OFREP, "EvaluateFlag"), Some(3.0));
+    assert_eq!(handled(eval, OFREP, "EvaluateBulk", "OK"), Some(1.0));
+    assert_eq!(started(eval, OFREP, "EvaluateBulk"), Some(1.0));
     // The snapshot: 200 and 304 are both answered, so both OK.
     assert_eq!(
         handled(eval, DATA, "EvaluationSnapshotNamespace", "OK"),
@@ -241,6 +273,10 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         ("GET", SNAPSHOT_ROUTE, "200", 1),
         ("GET", SNAPSHOT_ROUTE, "304", 1),
         ("GET", flipt_otel::UNMATCHED_ROUTE, "404", 2),
+        ("POST", OFREP_SINGLE_ROUTE, "200", 1),
+        ("POST", OFREP_SINGLE_ROUTE, "404", 1),
+        ("POST", OFREP_SINGLE_ROUTE, "400", 1),
+        ("POST", OFREP_BULK_ROUTE, "200", 1),
     ] {
         assert_eq!(
             http_count(eval, method, route, status),
@@ -252,7 +288,7 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
     // harness' readiness probes aside).
     let all = histogram_count(eval, HTTP_DURATION, &[]).expect("http series");
     let probes = histogram_count(eval, HTTP_DURATION, &[("http_route", "/health")]);
-    assert_eq!(all - probes.unwrap_or(0), 12);
+    assert_eq!(all - probes.unwrap_or(0), 16);
 
     let text = obs::scrape(&stack.evaluation.http_url()).await;
     assert!(!text.contains("/random/a/b"), "raw path became a label");
