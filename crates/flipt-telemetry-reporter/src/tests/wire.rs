@@ -180,6 +180,15 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
             .expect("report accepted");
     }
 
+    // Served methods exist at zero before their first call, and the
+    // runtime families are registered.
+    let preview_ok = [("grpc_method", "Preview"), ("grpc_code", "OK")];
+    assert_eq!(
+        flipt_otel::testing::metric_value(&registry, "grpc_server_handled_total", &preview_ok),
+        Some(0.0)
+    );
+    assert!(flipt_otel::testing::metric_value(&registry, "tokio_workers", &[]).is_some());
+
     // The pings after the reports list both services.
     let mut seen = 0;
     let listed = loop {
