@@ -16,6 +16,16 @@ pub enum ServeError {
         #[source]
         source: io::Error,
     },
+    /// The TLS certificate or key could not be used.
+    #[error("invalid value {path:?} for {key}: {detail}")]
+    Tls {
+        /// `server.cert_file` or `server.cert_key`.
+        key: &'static str,
+        /// The file as configured.
+        path: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The gRPC reflection service could not read the descriptor sets.
     #[error("cannot build gRPC reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),

@@ -5,25 +5,59 @@
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-use crate::config::ServerConfig;
+use crate::config::{Protocol, ServerConfig};
 use crate::error::ServeError;
+use crate::tls;
 
 /// The two bound listeners of a service.
-#[derive(Debug)]
 pub struct Listeners {
     grpc: TcpListener,
     http: TcpListener,
     grpc_addr: SocketAddr,
     http_addr: SocketAddr,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("grpc_addr", &self.grpc_addr)
+            .field("http_addr", &self.http_addr)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Listeners {
-    /// Binds `server.host` on `server.grpc_port` and `server.http_port`.
+    /// Binds `server.host` on `server.grpc_port` and `server.http_port`,
+    /// with TLS on both when `server.protocol` is `https`.
     pub async fn bind(config: &ServerConfig) -> Result<Self, ServeError> {
+        // Read the certificate first: a bad file should stop the process
+        // before it holds any port.
+        let tls = match config.protocol {
+            Protocol::Https => Some(tls::acceptor(config)?),
+            Protocol::Http => None,
+        };
         let grpc = bind("gRPC", &config.host, config.grpc_port).await?;
         let http = bind("HTTP", &config.host, config.http_port).await?;
-        Self::from_listeners(grpc, http)
+        let mut listeners = Self::from_listeners(grpc, http)?;
+        listeners.tls = tls;
+        Ok(listeners)
+    }
+
+    /// Serves TLS on both listeners with the certificate and key of
+    /// `config` (`server.cert_file`, `server.cert_key`), whatever
+    /// `server.protocol` says; for tests that bind with [`Listeners::ephemeral`].
+    pub fn with_tls(mut self, config: &ServerConfig) -> Result<Self, ServeError> {
+        self.tls = Some(tls::acceptor(config)?);
+        Ok(self)
+    }
+
+    /// True when the listeners serve TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Binds both on `127.0.0.1` with OS-chosen ports (for tests).
@@ -42,6 +76,7 @@ impl Listeners {
             http,
             grpc_addr,
             http_addr,
+            tls: None,
         })
     }
 
@@ -55,9 +90,9 @@ impl Listeners {
         self.http_addr
     }
 
-    /// The gRPC and HTTP listeners.
-    pub fn into_inner(self) -> (TcpListener, TcpListener) {
-        (self.grpc, self.http)
+    /// The gRPC and HTTP listeners, and the TLS acceptor when serving TLS.
+    pub(crate) fn into_parts(self) -> (TcpListener, TcpListener, Option<TlsAcceptor>) {
+        (self.grpc, self.http, self.tls)
     }
 }
 

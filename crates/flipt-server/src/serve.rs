@@ -7,18 +7,24 @@
 //! clients and HTTP/1.1 for everything else.
 
 use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::time::Duration;
 
 use axum::Router;
 use axum::serve::ListenerExt;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
+use crate::auth::Guard;
 use crate::error::ServeError;
 use crate::health::Health;
 use crate::listeners::Listeners;
 use crate::tally::RequestTally;
+use crate::tls::TlsListener;
+
+type ServeFuture = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
 
 type RouterMap = Box<dyn FnOnce(Router) -> Router + Send>;
 
@@ -33,6 +39,8 @@ pub struct Server {
     http: Router,
     map_grpc: Vec<RouterMap>,
     map_http: Vec<RouterMap>,
+    grpc_guard: Option<Guard>,
+    http_guard: Option<Guard>,
     grace_period: Duration,
 }
 
@@ -54,6 +62,8 @@ impl Server {
             http: Router::new(),
             map_grpc: Vec::new(),
             map_http: Vec::new(),
+            grpc_guard: None,
+            http_guard: None,
             grace_period: DEFAULT_GRACE_PERIOD,
         }
     }
@@ -87,6 +97,20 @@ impl Server {
         self
     }
 
+    /// Checks credentials on the gRPC router with `guard`, inside the
+    /// layers of [`Server::map_grpc`] (so refusals are traced and counted).
+    pub fn guard_grpc(mut self, guard: Guard) -> Self {
+        self.grpc_guard = Some(guard);
+        self
+    }
+
+    /// Checks credentials on the HTTP router with `guard`, inside the
+    /// layers of [`Server::map_http`].
+    pub fn guard_http(mut self, guard: Guard) -> Self {
+        self.http_guard = Some(guard);
+        self
+    }
+
     /// How long in-flight requests may take once shutdown starts.
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
@@ -103,13 +127,19 @@ impl Server {
     {
         let grpc_addr = listeners.grpc_addr();
         let http_addr = listeners.http_addr();
-        let (grpc_listener, http_listener) = listeners.into_inner();
+        let (grpc_listener, http_listener, tls) = listeners.into_parts();
 
         let mut grpc = grpc_routes(self.grpc, &self.health)?.into_axum_router();
+        if let Some(guard) = &self.grpc_guard {
+            grpc = grpc.layer(guard.layer());
+        }
         for f in self.map_grpc {
             grpc = f(grpc);
         }
         let mut http = self.health.http_router().merge(self.http);
+        if let Some(guard) = &self.http_guard {
+            http = http.layer(guard.layer());
+        }
         for f in self.map_http {
             http = f(http);
         }
@@ -120,15 +150,12 @@ impl Server {
         let http = http.layer(tally.layer());
 
         let stop = CancellationToken::new();
-        let grpc_server = axum::serve(grpc_listener.tap_io(set_nodelay), grpc)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
-        let http_server = axum::serve(http_listener.tap_io(set_nodelay), http)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .into_future();
+        let grpc_server = serve_on(grpc_listener, tls.clone(), grpc, &stop)?;
+        let http_server = serve_on(http_listener, tls.clone(), http, &stop)?;
         let servers = async move { tokio::try_join!(grpc_server, http_server) };
         tokio::pin!(servers);
-        tracing::info!(grpc = %grpc_addr, http = %http_addr, "serving");
+        let protocol = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, protocol, "serving");
 
         tokio::select! {
             result = &mut servers => {
@@ -178,14 +205,45 @@ impl Server {
     }
 }
 
+/// Serves `router` on `listener` until `stop`, TLS-terminated when `tls` is
+/// set.
+fn serve_on(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    stop: &CancellationToken,
+) -> Result<ServeFuture, ServeError> {
+    let stop = stop.clone().cancelled_owned();
+    Ok(match tls {
+        None => Box::pin(
+            axum::serve(listener.tap_io(set_nodelay), router)
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        ),
+        Some(acceptor) => Box::pin(
+            axum::serve(TlsListener::new(listener, acceptor)?, router)
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        ),
+    })
+}
+
 /// The service's routes plus `grpc.health.v1.Health` and server reflection
-/// (v1 and v1alpha, since grpcurl and older tools still ask v1alpha) over
-/// every project package and the health package.
+/// (v1 and v1alpha, since grpcurl and older tools still ask v1alpha).
+/// Reflection lists only what this process serves: the services named in
+/// `health`, health and reflection itself.
 fn grpc_routes(routes: Routes, health: &Health) -> Result<Routes, ServeError> {
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
+        let mut builder = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(flipt_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name("grpc.health.v1.Health")
+            .with_service_name("grpc.reflection.v1.ServerReflection")
+            .with_service_name("grpc.reflection.v1alpha.ServerReflection");
+        for service in health.services() {
+            builder = builder.with_service_name(service.clone());
+        }
+        builder
     };
     Ok(routes
         .add_service(health.grpc_service())

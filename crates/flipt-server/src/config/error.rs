@@ -126,7 +126,8 @@ impl ConfigError {
 /// A value rejected by a validator after parsing. The loader turns it into
 /// [`ConfigError::InvalidValue`], adding the env var when that is where the
 /// value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid value {value} for {key}: {reason}")]
 pub struct InvalidValue {
     /// Dotted key, e.g. `tracing.sampling_ratio`.
     pub key: String,

@@ -30,6 +30,7 @@ mod load;
 pub mod port;
 mod print;
 mod secret;
+mod security;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(test)]
@@ -54,6 +55,7 @@ use load::known_keys;
 pub use load::{Loaded, load_from};
 pub use print::to_yaml;
 pub use secret::{MASK, Secret};
+pub use security::{Protocol, read_secret_file};
 
 /// Default gRPC port of `flipt-evaluation` (Flipt's).
 pub const EVALUATION_GRPC_PORT: u16 = 9000;
@@ -143,6 +145,15 @@ pub struct ServerConfig {
     /// to finish after SIGTERM/SIGINT before the process exits anyway.
     #[serde(with = "duration")]
     pub shutdown_grace_period: Duration,
+    /// `server.protocol`: `http` (default) or `https` (TLS on both ports).
+    pub protocol: Protocol,
+    /// `server.cert_file`: PEM certificate chain, with `https`.
+    pub cert_file: PathBuf,
+    /// `server.cert_key`: PEM private key, with `https` (Flipt's name).
+    pub cert_key: PathBuf,
+    /// `server.key_file`: the same as `server.cert_key`, under the name
+    /// the rest of this project's `*_file` keys use.
+    pub key_file: PathBuf,
 }
 
 impl ServerConfig {
@@ -153,6 +164,10 @@ impl ServerConfig {
             grpc_port,
             http_port,
             shutdown_grace_period: Duration::from_secs(10),
+            protocol: Protocol::Http,
+            cert_file: PathBuf::new(),
+            cert_key: PathBuf::new(),
+            key_file: PathBuf::new(),
         }
     }
 }
@@ -191,6 +206,13 @@ pub struct ServicesConfig {
     pub cache: ServiceAddress,
     /// `services.telemetry.address`: empty means don't report usage.
     pub telemetry: ServiceAddress,
+    /// `services.internal_token`: the secret the internal gRPC services
+    /// (cache, telemetry reporter) require and their callers send; empty
+    /// means the internal services are open.
+    pub internal_token: Secret,
+    /// `services.internal_token_file`: read the internal token from this
+    /// file instead (surrounding whitespace ignored).
+    pub internal_token_file: PathBuf,
 }
 
 impl Default for ServicesConfig {
@@ -200,6 +222,8 @@ impl Default for ServicesConfig {
             telemetry: ServiceAddress::new(format!(
                 "http://127.0.0.1:{TELEMETRY_REPORTER_GRPC_PORT}"
             )),
+            internal_token: Secret::default(),
+            internal_token_file: PathBuf::new(),
         }
     }
 }
@@ -285,6 +309,7 @@ fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<
             ));
         }
     }
+    security::validate(&config.server, &config.services)?;
     if config.tracing.enabled && config.tracing.exporter == TracingExporter::Jaeger {
         // Flipt's deprecation text; spans still reach Jaeger, over OTLP.
         warnings.push(

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::{
-    Config, LogEncoding, Propagator, ServiceConfig, TracingExporter, env_name, known_keys,
-    load_from,
+    Config, LogEncoding, Propagator, Protocol, ServiceConfig, TracingExporter, env_name,
+    known_keys, load_from,
 };
 
 /// One key set to a non-default value, as YAML and as an env string, and a
@@ -37,6 +37,9 @@ pub const fn case<S>(
     }
 }
 
+/// A file that exists and is not empty, standing in for a secret file.
+const SECRET_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+
 /// A case for every key all services share (`server.*`, `log.*`,
 /// `metrics.*`, `tracing.*` but the `tracing.otlp.headers` map, `meta.*`,
 /// `services.*`), checked on any service's config type.
@@ -47,6 +50,20 @@ pub fn common_cases<S: ServiceConfig>() -> Vec<KeyCase<S>> {
         case("server.http_port", "18080", |c| c.server.http_port == 18080),
         case("server.shutdown_grace_period", "1m30s", |c| {
             c.server.shutdown_grace_period == Duration::from_secs(90)
+        }),
+        // `https` needs real files; the default still has to parse.
+        case("server.protocol", "http", |c| {
+            c.server.protocol == Protocol::Http
+        }),
+        // Checked only with `https`.
+        case("server.cert_file", "/etc/flipt/tls.crt", |c| {
+            c.server.cert_file.to_str() == Some("/etc/flipt/tls.crt")
+        }),
+        case("server.cert_key", "/etc/flipt/tls.key", |c| {
+            c.server.cert_key.to_str() == Some("/etc/flipt/tls.key")
+        }),
+        case("server.key_file", "/etc/flipt/tls.key", |c| {
+            c.server.key_path().to_str() == Some("/etc/flipt/tls.key")
         }),
         case("log.level", "debug", |c| c.log.level == "debug"),
         case("log.encoding", "json", |c| {
@@ -89,6 +106,14 @@ pub fn common_cases<S: ServiceConfig>() -> Vec<KeyCase<S>> {
         }),
         case("services.telemetry.timeout", "250ms", |c| {
             c.services.telemetry.timeout == Duration::from_millis(250)
+        }),
+        case("services.internal_token", "s3cret", |c| {
+            c.services.internal_token.expose() == "s3cret"
+        }),
+        // Read when the config loads, so it must name a real, non-empty file.
+        case("services.internal_token_file", SECRET_FILE, |c| {
+            c.services.internal_token().ok().flatten().is_some()
+                && c.services.internal_token_file.to_str() == Some(SECRET_FILE)
         }),
     ]
 }
