@@ -5,9 +5,11 @@
 //! (so the error names the limit); tonic's own decoding cap, set in
 //! [`crate::run`] well above it, only stops messages too large to decode.
 
+use flipt_core::resolve_namespace;
 use flipt_proto::evaluation::{
     self as pb, data_service_server::DataService, evaluation_service_server::EvaluationService,
 };
+use flipt_server::auth::check_namespaces;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use crate::{
@@ -42,6 +44,8 @@ impl EvaluationService for GrpcApi {
         request: Request<pb::EvaluationRequest>,
     ) -> Result<Response<pb::BooleanEvaluationResponse>, Status> {
         self.check_size(request.get_ref())?;
+        let namespace = resolve_namespace(&request.get_ref().namespace_key);
+        check_namespaces(request.extensions(), [namespace])?;
         let response = self.evaluator.boolean(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -51,6 +55,8 @@ impl EvaluationService for GrpcApi {
         request: Request<pb::EvaluationRequest>,
     ) -> Result<Response<pb::VariantEvaluationResponse>, Status> {
         self.check_size(request.get_ref())?;
+        let namespace = resolve_namespace(&request.get_ref().namespace_key);
+        check_namespaces(request.extensions(), [namespace])?;
         let response = self.evaluator.variant(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -60,6 +66,12 @@ impl EvaluationService for GrpcApi {
         request: Request<pb::BatchEvaluationRequest>,
     ) -> Result<Response<pb::BatchEvaluationResponse>, Status> {
         self.check_size(request.get_ref())?;
+        let namespaces = request
+            .get_ref()
+            .requests
+            .iter()
+            .map(|r| resolve_namespace(&r.namespace_key));
+        check_namespaces(request.extensions(), namespaces)?;
         let response = self.evaluator.batch(request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -76,6 +88,7 @@ impl DataService for GrpcApi {
             .get(ACCEPT_SERVER_VERSION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        check_namespaces(request.extensions(), [request.get_ref().key.as_str()])?;
         let request = request.into_inner();
         let outcome = self
             .evaluator

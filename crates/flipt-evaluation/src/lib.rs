@@ -4,6 +4,7 @@
 //! request with flag state fetched from the cache service and evaluated by
 //! `flipt-core`; `cors.*` opens the HTTP port to pages on other origins.
 
+mod auth;
 mod cache_client;
 mod config;
 mod convert;
@@ -29,18 +30,27 @@ use flipt_proto::evaluation::{
     data_service_server::{self, DataServiceServer},
     evaluation_service_server::{self, EvaluationServiceServer},
 };
+use flipt_server::auth::AuthMetrics;
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use prometheus::Registry;
 use tonic::service::Routes;
 use tower::{ServiceBuilder, ServiceExt as _, util::BoxCloneSyncService};
 
+pub use crate::{
+    auth::{
+        AuthenticationConfig, BootstrapConfig, ExcludeConfig, MethodsConfig, StaticToken,
+        TokenMethodConfig, TokenStorageConfig, TokenStorageType,
+    },
+    config::{EvaluationServiceConfig, NO_TOKENS_WARNING},
+    error::EvaluationError,
+    rest::http_status,
+};
 use crate::{
     cache_client::{CacheClient, connect_lazy},
     evaluator::Evaluator,
     grpc::GrpcApi,
     metrics::EvaluationMetrics,
 };
-pub use crate::{config::EvaluationServiceConfig, error::EvaluationError, rest::http_status};
 
 /// Build version reported in metrics and logs.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -57,6 +67,12 @@ pub enum RunError {
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
     Metrics(#[from] flipt_otel::OtelError),
+    /// Registering the authentication metrics failed.
+    #[error("registering metrics: {0}")]
+    AuthMetrics(#[from] prometheus::Error),
+    /// The authentication or internal-token settings cannot be used.
+    #[error(transparent)]
+    Security(#[from] flipt_server::InvalidValue),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] flipt_server::ServeError),
@@ -78,6 +94,16 @@ pub async fn run(
         .parse()
         .map_err(|err| RunError::CacheAddress(format!("{err}")))?;
     let channel = connect_lazy(target)?;
+    let internal_token = config.services.internal_token()?;
+    let internal_credential =
+        flipt_server::auth::internal_token_layer(internal_token.as_ref().map(|t| t.expose()))
+            .map_err(|err| {
+                flipt_server::InvalidValue::string(
+                    "services.internal_token",
+                    "******",
+                    format!("cannot be sent as a header: {err}"),
+                )
+            })?;
 
     let metrics_on = config.metrics.enabled;
     let server_metrics = metrics_on
@@ -109,6 +135,7 @@ pub async fn run(
     let instrumented = ServiceBuilder::new()
         .layer(tracing.client_layer().with_peer(&uri))
         .layer(GrpcMetricsLayer::from(client_metrics))
+        .layer(internal_credential)
         .service(channel.clone())
         .map_response(|response| response.map(tonic::body::Body::new));
     let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), target);
@@ -125,11 +152,31 @@ pub async fn run(
     let usage = flipt_usage::UsageFacts::default();
     flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
     tasks.spawn(readiness::probe_cache(
+        // Health checks need no internal token.
         channel,
         target.timeout,
         health.clone(),
         tasks.token(),
     ));
+
+    let auth_metrics = metrics_on
+        .then(|| AuthMetrics::register(&registry))
+        .transpose()?;
+    let authentication = config.service.authentication.clone();
+    let guard = authentication.guard(auth_metrics)?;
+    if let Some(guard) = &guard {
+        tracing::info!(
+            tokens = guard.tokens().len(),
+            exclude_evaluation = authentication.exclude.evaluation,
+            exclude_ofrep = authentication.exclude.ofrep,
+            "authentication required"
+        );
+        tasks.spawn(auth::reload_on_sighup(
+            authentication,
+            guard.clone(),
+            tasks.token(),
+        ));
+    }
 
     let api = GrpcApi::new(evaluator.clone());
     // tonic's cap only guards decoding; the limit itself is checked in the
@@ -148,7 +195,11 @@ pub async fn run(
         .merge(metrics_router(registry));
     let http_metrics = HttpMetricsLayer::from(http_metrics);
 
-    let result = Server::new(health)
+    let mut server = Server::new(health);
+    if let Some(guard) = guard {
+        server = server.guard_grpc(guard.clone()).guard_http(guard);
+    }
+    let result = server
         .grpc(routes)
         .http(http)
         .map_grpc(move |router| router.layer(grpc_metrics).layer(grpc_trace))

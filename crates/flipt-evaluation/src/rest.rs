@@ -12,7 +12,7 @@
 //! with that body, before any flag state is fetched.
 
 use axum::{
-    Router,
+    Extension, Router,
     body::{Body, Bytes},
     extract::{Path, Query, State},
     http::Method,
@@ -20,7 +20,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use flipt_core::resolve_namespace;
 use flipt_otel::{HttpRoutes, RpcCode};
+use flipt_proto::evaluation::{BatchEvaluationRequest, EvaluationRequest};
+use flipt_server::auth::Authenticated;
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Serialize, de::DeserializeOwned};
 use tonic::Code;
@@ -82,24 +85,55 @@ pub(crate) fn metric_routes() -> HttpRoutes {
         )
 }
 
-async fn boolean(State(evaluator): State<Evaluator>, body: Body) -> Response {
-    match read_request(&evaluator, body).await {
-        Ok(request) => respond(evaluator.boolean(request).await),
+/// The caller's token, when authentication is required (see `crate::auth`).
+type Caller = Option<Extension<Authenticated>>;
+
+async fn boolean(State(evaluator): State<Evaluator>, caller: Caller, body: Body) -> Response {
+    match read_request::<EvaluationRequest>(&evaluator, body).await {
+        Ok(request) => match in_scope(&caller, [resolve_namespace(&request.namespace_key)]) {
+            Ok(()) => respond(evaluator.boolean(request).await),
+            Err(refused) => refused,
+        },
         Err(err) => err.into_response(),
     }
 }
 
-async fn variant(State(evaluator): State<Evaluator>, body: Body) -> Response {
-    match read_request(&evaluator, body).await {
-        Ok(request) => respond(evaluator.variant(request).await),
+async fn variant(State(evaluator): State<Evaluator>, caller: Caller, body: Body) -> Response {
+    match read_request::<EvaluationRequest>(&evaluator, body).await {
+        Ok(request) => match in_scope(&caller, [resolve_namespace(&request.namespace_key)]) {
+            Ok(()) => respond(evaluator.variant(request).await),
+            Err(refused) => refused,
+        },
         Err(err) => err.into_response(),
     }
 }
 
-async fn batch(State(evaluator): State<Evaluator>, body: Body) -> Response {
-    match read_request(&evaluator, body).await {
-        Ok(request) => respond(evaluator.batch(request).await),
+async fn batch(State(evaluator): State<Evaluator>, caller: Caller, body: Body) -> Response {
+    match read_request::<BatchEvaluationRequest>(&evaluator, body).await {
+        Ok(request) => {
+            let namespaces = request
+                .requests
+                .iter()
+                .map(|r| resolve_namespace(&r.namespace_key));
+            match in_scope(&caller, namespaces) {
+                Ok(()) => respond(evaluator.batch(request).await),
+                Err(refused) => refused,
+            }
+        }
         Err(err) => err.into_response(),
+    }
+}
+
+/// Refuses a scoped token outside its namespaces, as Flipt does.
+fn in_scope<'a>(
+    caller: &Caller,
+    namespaces: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Response> {
+    match caller {
+        Some(Extension(auth)) => auth
+            .check_namespaces(namespaces)
+            .map_err(IntoResponse::into_response),
+        None => Ok(()),
     }
 }
 
@@ -145,8 +179,12 @@ async fn snapshot(
     State(evaluator): State<Evaluator>,
     Path(key): Path<String>,
     Query(query): Query<SnapshotQuery>,
+    caller: Caller,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = in_scope(&caller, [key.as_str()]) {
+        return refused;
+    }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -4,11 +4,11 @@
 //! for bad values; and the binary's exit code, error line and
 //! `--print-config`.
 
-use flipt_evaluation::EvaluationServiceConfig;
+use flipt_evaluation::{EvaluationServiceConfig, NO_TOKENS_WARNING, TokenStorageType};
 use flipt_server::load_from;
 use flipt_server::testing::{
     KeyCase, assert_bad_values, assert_each_from_env, assert_each_from_file, case, common_cases,
-    keys_and_covered, no_warnings, run_binary,
+    keys_and_covered, run_binary,
 };
 
 type Case = KeyCase<EvaluationServiceConfig>;
@@ -49,12 +49,55 @@ const CORS: &[Case] = &[
     },
 ];
 
+/// `authentication.*`, Flipt's names.
+const AUTHENTICATION: &[Case] = &[
+    case("authentication.required", "true", |c| {
+        c.service.authentication.required
+    }),
+    case("authentication.exclude.evaluation", "true", |c| {
+        c.service.authentication.exclude.evaluation
+    }),
+    case("authentication.exclude.ofrep", "true", |c| {
+        c.service.authentication.exclude.ofrep
+    }),
+    case("authentication.methods.token.enabled", "true", |c| {
+        c.service.authentication.methods.token.enabled
+    }),
+    case("authentication.methods.token.storage.type", "static", |c| {
+        c.service.authentication.methods.token.storage.storage_type == TokenStorageType::Static
+    }),
+    case(
+        "authentication.methods.token.bootstrap.token",
+        "s3cret",
+        |c| {
+            c.service
+                .authentication
+                .methods
+                .token
+                .bootstrap
+                .token
+                .expose()
+                == "s3cret"
+        },
+    ),
+];
+
 /// Every key's case: the common ones and the service's own.
 fn cases() -> Vec<Case> {
     let mut cases = common_cases();
     cases.extend(LIMITS.iter().map(|c| Case { ..*c }));
     cases.extend(CORS.iter().map(|c| Case { ..*c }));
+    cases.extend(AUTHENTICATION.iter().map(|c| Case { ..*c }));
     cases
+}
+
+/// Only `authentication.required` alone warns: no token can pass.
+fn expected_warnings(key: &str) -> Vec<String> {
+    if key == "authentication.required" {
+        vec![NO_TOKENS_WARNING.to_owned()]
+    } else {
+        Vec::new()
+    }
 }
 
 #[test]
@@ -62,17 +105,19 @@ fn cases_cover_every_key() {
     let (known, mut covered) = keys_and_covered(&cases(), |_| true);
     // Map-valued: one variable per entry, tested below.
     covered.insert("tracing.otlp.headers".to_owned());
+    // Map of tokens: tested in the `auth` module.
+    covered.insert("authentication.methods.token.storage.tokens".to_owned());
     assert_eq!(known, covered, "add a Case for each new key");
 }
 
 #[test]
 fn every_key_from_the_file() {
-    assert_each_from_file(&cases(), no_warnings);
+    assert_each_from_file(&cases(), expected_warnings);
 }
 
 #[test]
 fn every_key_from_env() {
-    assert_each_from_env(&cases(), no_warnings);
+    assert_each_from_env(&cases(), expected_warnings);
 }
 
 #[test]

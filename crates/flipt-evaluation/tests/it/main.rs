@@ -1,3 +1,4 @@
 //! Integration tests of the evaluation service crate.
 
+mod auth_config;
 mod config;
