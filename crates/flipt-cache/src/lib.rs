@@ -17,6 +17,7 @@ use flipt_otel::{
     ServiceTracing, metrics_router, register_runtime_metrics,
 };
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
+use flipt_server::auth::{AuthMetrics, internal_guard};
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use flipt_store::{LoadError, Store, StoreOptions};
 use flipt_usage::UsageFacts;
@@ -60,6 +61,12 @@ pub enum RunError {
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
     Metrics(#[from] flipt_otel::OtelError),
+    /// Registering the authentication metrics failed.
+    #[error("registering metrics: {0}")]
+    AuthMetrics(#[from] prometheus::Error),
+    /// `services.internal_token` cannot be used.
+    #[error(transparent)]
+    InternalToken(#[from] flipt_server::InvalidValue),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] flipt_server::ServeError),
@@ -79,8 +86,9 @@ pub async fn run(
         .then(|| StorageMetrics::register(&registry))
         .transpose()?;
     let storage = &config.service.storage.local;
-    let options = StoreOptions::new(storage.poll_interval)
+    let mut options = StoreOptions::new(storage.poll_interval)
         .on_reload(reload_hook(storage_metrics, tracing.clone()));
+    options.limits = storage.limits();
     let (store, _reloader) = Store::start(storage.path.clone(), options, tasks.token())
         .await
         .map_err(|source| RunError::Load {
@@ -129,7 +137,15 @@ pub async fn run(
     let health = Health::new([SERVICE_NAME]);
     health.set_serving(true);
 
-    let result = Server::new(health)
+    let mut server = Server::new(health);
+    // Only this deployment's services may call the internal API.
+    if let Some(token) = config.services.internal_token()? {
+        let auth_metrics = metrics_on
+            .then(|| AuthMetrics::register(&registry))
+            .transpose()?;
+        server = server.guard_grpc(internal_guard(token.expose(), auth_metrics));
+    }
+    let result = server
         .grpc(Routes::new(CacheServiceServer::new(service)))
         .http(metrics_router(registry))
         .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))

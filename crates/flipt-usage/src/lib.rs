@@ -24,7 +24,9 @@ use flipt_proto::telemetry::v1::{
 };
 use tonic::transport::Channel;
 
+use flipt_server::auth::{InternalTokenService, internal_token_layer};
 use flipt_server::{BackgroundTasks, Config, ServiceConfig, TracingExporter};
+use tower::Layer as _;
 
 /// Time between two reports once the reporter has acknowledged one.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -89,11 +91,31 @@ pub fn spawn_usage_reports<S: ServiceConfig>(
             return;
         }
     };
-    let channel = endpoint.connect_lazy();
+    // The reporter requires the deployment's internal token when one is set.
+    let token = match config.services.internal_token() {
+        Ok(token) => token,
+        Err(err) => {
+            tracing::warn!(error = %err, "usage is not reported");
+            return;
+        }
+    };
+    let credential = match internal_token_layer(token.as_ref().map(|t| t.expose())) {
+        Ok(layer) => layer,
+        Err(err) => {
+            tracing::warn!(error = %err, "services.internal_token cannot be sent, usage is not reported");
+            return;
+        }
+    };
+    let channel = credential.layer(endpoint.connect_lazy());
     tasks.spawn_until_cancelled(report_loop(channel, address, report, target.timeout));
 }
 
-async fn report_loop(channel: Channel, address: String, report: UsageReport, timeout: Duration) {
+async fn report_loop(
+    channel: InternalTokenService<Channel>,
+    address: String,
+    report: UsageReport,
+    timeout: Duration,
+) {
     let mut client = TelemetryReporterServiceClient::new(channel);
     let mut retry = RETRY_AFTER;
     let mut reached = None;
