@@ -6,6 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use flipt_server::{
     CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, InvalidValue, Secret, ServiceConfig, duration, port,
 };
+use flipt_store::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, FileLimits};
 use serde::{Deserialize, Serialize};
 
 /// Sections read by `flipt-cache` on top of the common ones.
@@ -40,6 +41,20 @@ impl ServiceConfig for CacheServiceConfig {
             ));
         }
         validate_redis(&cache.redis, warnings)?;
+        for (key, value) in [
+            (
+                "storage.local.max_file_bytes",
+                config.service.storage.local.max_file_bytes,
+            ),
+            (
+                "storage.local.max_nodes",
+                config.service.storage.local.max_nodes,
+            ),
+        ] {
+            if value == 0 {
+                return Err(InvalidValue::string(key, "0", "expected a positive number"));
+            }
+        }
         if config.service.storage.local.path.as_os_str().is_empty() {
             return Err(InvalidValue::string(
                 "storage.local.path",
@@ -91,6 +106,13 @@ pub struct LocalStorageConfig {
     /// turns polling off.
     #[serde(with = "duration")]
     pub poll_interval: Duration,
+    /// `storage.local.max_file_bytes`: larger flag files are rejected
+    /// without being read.
+    pub max_file_bytes: u64,
+    /// `storage.local.max_nodes`: flag files expanding to more YAML nodes
+    /// (aliases counted at their expanded size) are rejected before they
+    /// are built in memory.
+    pub max_nodes: u64,
 }
 
 impl Default for LocalStorageConfig {
@@ -99,6 +121,18 @@ impl Default for LocalStorageConfig {
         Self {
             path: PathBuf::from("."),
             poll_interval: Duration::from_secs(30),
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_nodes: DEFAULT_MAX_NODES,
+        }
+    }
+}
+
+impl LocalStorageConfig {
+    /// The limits on each flag file.
+    pub fn limits(&self) -> FileLimits {
+        FileLimits {
+            max_file_bytes: self.max_file_bytes,
+            max_nodes: self.max_nodes,
         }
     }
 }

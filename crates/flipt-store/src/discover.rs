@@ -9,9 +9,20 @@
 //! lexical order, which fixes the order documents are merged in. Symbolic
 //! links to files are followed; links to directories are not, like Go's
 //! `fs.WalkDir`.
+//!
+//! A Kubernetes ConfigMap or Secret volume shows each file three times:
+//! `features.yml` → `..data/features.yml` → `..2026_…/features.yml`, and
+//! swaps `..data` atomically on update. Entries whose names start with `..`
+//! are the volume's internals and are skipped, and a file reached through
+//! several paths is read once (the first path in walk order), so every flag
+//! loads once and an update is seen whole.
+//!
+//! A file larger than `storage.local.max_file_bytes` is not read at all.
 
 use std::{
+    collections::HashSet,
     fs,
+    io::Read as _,
     path::{Path, PathBuf},
 };
 
@@ -21,6 +32,7 @@ use sha1::{Digest, Sha1};
 use crate::{
     decode::Version,
     error::{Issue, LoadError},
+    limits::FileLimits,
     node::{self, Value},
 };
 
@@ -61,9 +73,9 @@ pub(crate) struct Read {
 /// Reads the index and every selected file under `root`. The fingerprint is
 /// computed even when reading fails, from what could be read, so a watcher
 /// does not report the same broken state again and again.
-pub(crate) fn read_tree(root: &Path) -> Read {
+pub(crate) fn read_tree(root: &Path, limits: &FileLimits) -> Read {
     let mut hasher = Sha1::new();
-    let files = read_into(root, &mut hasher);
+    let files = read_into(root, limits, &mut hasher);
     if let Err(err) = &files {
         // Distinguish "failed" from "read nothing" in the fingerprint.
         hasher.update(err.to_string().as_bytes());
@@ -74,7 +86,11 @@ pub(crate) fn read_tree(root: &Path) -> Read {
     }
 }
 
-fn read_into(root: &Path, hasher: &mut Sha1) -> Result<Vec<SourceFile>, LoadError> {
+fn read_into(
+    root: &Path,
+    limits: &FileLimits,
+    hasher: &mut Sha1,
+) -> Result<Vec<SourceFile>, LoadError> {
     let root_label = root.display().to_string();
     let meta = fs::metadata(root).map_err(|err| Issue::file(&root_label, err.to_string()))?;
     if !meta.is_dir() {
@@ -82,13 +98,13 @@ fn read_into(root: &Path, hasher: &mut Sha1) -> Result<Vec<SourceFile>, LoadErro
     }
 
     let index_path = root.join(INDEX_FILE);
-    let index = match fs::read(&index_path) {
+    let index = match read_bounded(&index_path, limits.max_file_bytes) {
         Ok(bytes) => {
             hasher.update(b"index");
             hash_bytes(hasher, &bytes);
             Some(bytes)
         }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+        Err(ReadError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => None,
         Err(err) => return Err(Issue::file(INDEX_FILE, err.to_string()).into()),
     };
     let selector = match index {
@@ -101,8 +117,15 @@ fn read_into(root: &Path, hasher: &mut Sha1) -> Result<Vec<SourceFile>, LoadErro
     walk(root, "", &selector, &mut paths, &mut issues);
 
     let mut files = Vec::with_capacity(paths.len());
+    let mut seen = HashSet::new();
     for (rel, full) in paths {
-        match fs::read(&full) {
+        // The same file through another path (a link) is read once.
+        if let Ok(canonical) = fs::canonicalize(&full)
+            && !seen.insert(canonical)
+        {
+            continue;
+        }
+        match read_bounded(&full, limits.max_file_bytes) {
             Ok(bytes) => {
                 hasher.update(b"file");
                 hash_bytes(hasher, rel.as_bytes());
@@ -117,6 +140,43 @@ fn read_into(root: &Path, hasher: &mut Sha1) -> Result<Vec<SourceFile>, LoadErro
     } else {
         Err(LoadError::new(issues))
     }
+}
+
+/// Why a file was not read.
+enum ReadError {
+    Io(std::io::Error),
+    TooLarge { size: u64, limit: u64 },
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(err) => err.fmt(f),
+            ReadError::TooLarge { size, limit } => write!(
+                f,
+                "file is {size} bytes, over the limit of {limit} bytes (storage.local.max_file_bytes)"
+            ),
+        }
+    }
+}
+
+/// Reads at most `limit` bytes: the size is checked before reading, and
+/// the read stops past the limit should the file grow meanwhile.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let file = fs::File::open(path).map_err(ReadError::Io)?;
+    let size = file.metadata().map_err(ReadError::Io)?.len();
+    if size > limit {
+        return Err(ReadError::TooLarge { size, limit });
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    let read = bytes.len() as u64;
+    if read > limit {
+        return Err(ReadError::TooLarge { size: read, limit });
+    }
+    Ok(bytes)
 }
 
 fn hash_bytes(hasher: &mut Sha1, bytes: &[u8]) {
@@ -150,6 +210,10 @@ fn walk(
     children.sort_by_key(|e| e.file_name());
     for entry in children {
         let name = entry.file_name().to_string_lossy().into_owned();
+        // Kubernetes' atomic-writer internals (`..data`, `..2026_…`).
+        if name.starts_with("..") {
+            continue;
+        }
         let rel = if rel_dir.is_empty() {
             name
         } else {

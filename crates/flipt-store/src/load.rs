@@ -7,26 +7,32 @@ use crate::{
     decode::{Document, decode_document},
     discover::{SourceFile, read_tree},
     error::{Issue, LoadError},
+    limits::FileLimits,
     node::{self, Parsed},
     snapshot::Snapshot,
 };
 
 /// Loads every flag file under `root` into a snapshot, or reports every
-/// problem found.
+/// problem found, with the default [`FileLimits`].
 ///
 /// Blocking: reads the files synchronously. Async callers should run it on a
 /// blocking thread (as [`crate::Store`] does).
 pub fn load_dir(root: impl AsRef<Path>) -> Result<Snapshot, LoadError> {
-    let files = read_tree(root.as_ref()).files?;
-    build(&files)
+    load_dir_with(root, FileLimits::default())
+}
+
+/// [`load_dir`] with the given limits on each file.
+pub fn load_dir_with(root: impl AsRef<Path>, limits: FileLimits) -> Result<Snapshot, LoadError> {
+    let files = read_tree(root.as_ref(), &limits).files?;
+    build(&files, &limits)
 }
 
 /// Decodes and validates `files` (in load order) into a snapshot.
-pub(crate) fn build(files: &[SourceFile]) -> Result<Snapshot, LoadError> {
+pub(crate) fn build(files: &[SourceFile], limits: &FileLimits) -> Result<Snapshot, LoadError> {
     let mut issues = Vec::new();
     let mut documents: Vec<(String, Document)> = Vec::new();
     for file in files {
-        let Some(parsed) = parse_file(file, &mut issues) else {
+        let Some(parsed) = parse_file(file, limits, &mut issues) else {
             continue;
         };
         for problem in parsed.problems {
@@ -48,7 +54,7 @@ pub(crate) fn build(files: &[SourceFile]) -> Result<Snapshot, LoadError> {
 
 /// Parses a file by its extension, as Flipt does: `.yml`/`.yaml` are YAML
 /// streams, `.json` or no extension is JSON (possibly several values).
-fn parse_file(file: &SourceFile, issues: &mut Vec<Issue>) -> Option<Parsed> {
+fn parse_file(file: &SourceFile, limits: &FileLimits, issues: &mut Vec<Issue>) -> Option<Parsed> {
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
     let extension = match name.rfind('.') {
         // A leading dot starts a hidden name, not an extension.
@@ -70,6 +76,11 @@ fn parse_file(file: &SourceFile, issues: &mut Vec<Issue>) -> Option<Parsed> {
     };
     // A byte-order mark is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // JSON has no aliases: its node count is bounded by its size.
+    if is_yaml && let Err(err) = node::check_node_budget(text, limits.max_nodes) {
+        issues.push(Issue::at(&file.path, err.line, err.message));
+        return None;
+    }
     let parsed = if is_yaml {
         node::parse_yaml(text)
     } else {

@@ -23,6 +23,7 @@ use crate::{
     diff::SnapshotDiff,
     discover::{Fingerprint, read_tree},
     error::{Issue, LoadError},
+    limits::FileLimits,
     load::build,
     snapshot::Snapshot,
     watcher::Triggers,
@@ -48,6 +49,8 @@ pub struct StoreOptions {
     pub watch: bool,
     /// Called on every reload outcome.
     pub on_reload: Option<ReloadHook>,
+    /// Bounds on each flag file.
+    pub limits: FileLimits,
 }
 
 impl StoreOptions {
@@ -58,6 +61,7 @@ impl StoreOptions {
             debounce: Duration::from_millis(250),
             watch: true,
             on_reload: None,
+            limits: FileLimits::default(),
         }
     }
 
@@ -138,6 +142,7 @@ struct Shared {
     root: PathBuf,
     updates: watch::Sender<Snapshot>,
     hook: Option<ReloadHook>,
+    limits: FileLimits,
     /// Fingerprint of the last files read; also serialises reloads.
     last_read: tokio::sync::Mutex<Fingerprint>,
 }
@@ -173,13 +178,15 @@ impl Store {
         // can go unnoticed (a change during it costs one extra re-read).
         let triggers = Triggers::start(&root, options.watch, options.debounce);
         let started = Instant::now();
-        let (fingerprint, snapshot) = read_and_build(root.clone()).await?;
+        let limits = options.limits;
+        let (fingerprint, snapshot) = read_and_build(root.clone(), limits).await?;
         let (updates, _) = watch::channel(snapshot.clone());
         let store = Store {
             shared: Arc::new(Shared {
                 root,
                 updates,
                 hook: options.on_reload,
+                limits,
                 last_read: tokio::sync::Mutex::new(fingerprint),
             }),
         };
@@ -226,7 +233,8 @@ impl Store {
     pub async fn reload(&self) -> ReloadOutcome {
         let mut last_read = self.shared.last_read.lock().await;
         let started = Instant::now();
-        let (fingerprint, result) = reread(self.shared.root.clone(), *last_read).await;
+        let (fingerprint, result) =
+            reread(self.shared.root.clone(), *last_read, self.shared.limits).await;
         *last_read = fingerprint;
         let Some(result) = result else {
             return ReloadOutcome::Skipped;
@@ -316,11 +324,17 @@ impl Store {
 }
 
 /// Reads the tree and builds a snapshot on a blocking thread.
-async fn read_and_build(root: PathBuf) -> Result<(Fingerprint, Snapshot), LoadError> {
+async fn read_and_build(
+    root: PathBuf,
+    limits: FileLimits,
+) -> Result<(Fingerprint, Snapshot), LoadError> {
     let label = root.display().to_string();
     let (fingerprint, result) = blocking(label, move || {
-        let read = read_tree(&root);
-        (read.fingerprint, read.files.and_then(|files| build(&files)))
+        let read = read_tree(&root, &limits);
+        (
+            read.fingerprint,
+            read.files.and_then(|files| build(&files, &limits)),
+        )
     })
     .await?;
     Ok((fingerprint, result?))
@@ -331,14 +345,15 @@ async fn read_and_build(root: PathBuf) -> Result<(Fingerprint, Snapshot), LoadEr
 async fn reread(
     root: PathBuf,
     last_read: Fingerprint,
+    limits: FileLimits,
 ) -> (Fingerprint, Option<Result<Snapshot, LoadError>>) {
     let label = root.display().to_string();
     let attempt = blocking(label, move || {
-        let read = read_tree(&root);
+        let read = read_tree(&root, &limits);
         if read.fingerprint == last_read {
             return (read.fingerprint, None);
         }
-        let result = read.files.and_then(|files| build(&files));
+        let result = read.files.and_then(|files| build(&files, &limits));
         (read.fingerprint, Some(result))
     })
     .await;

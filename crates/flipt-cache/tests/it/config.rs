@@ -24,6 +24,12 @@ const CASES: &[Case] = &[
     case("storage.local.poll_interval", "5s", |c| {
         c.service.storage.local.poll_interval == Duration::from_secs(5)
     }),
+    case("storage.local.max_file_bytes", "1024", |c| {
+        c.service.storage.local.max_file_bytes == 1024
+    }),
+    case("storage.local.max_nodes", "5000", |c| {
+        c.service.storage.local.max_nodes == 5000
+    }),
     case("cache.backend", "redis", |c| {
         c.service.cache.backend == BackendKind::Redis
     }),

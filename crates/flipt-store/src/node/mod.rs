@@ -12,7 +12,10 @@
 
 use std::collections::HashMap;
 
+mod budget;
 mod scalar;
+
+pub(crate) use budget::check_node_budget;
 
 use yaml_rust2::{
     parser::{Event, MarkedEventReceiver, Parser},

@@ -27,6 +27,7 @@ fn options(poll: Duration, watch: bool) -> StoreOptions {
         debounce: Duration::from_millis(50),
         watch,
         on_reload: None,
+        limits: flipt_store::FileLimits::default(),
     }
 }
 
