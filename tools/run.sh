@@ -28,6 +28,9 @@ done
 # Usage telemetry is off for local runs; see docs/telemetry.md to turn it on.
 export FLIPT_META_TELEMETRY_ENABLED="${FLIPT_META_TELEMETRY_ENABLED:-false}"
 export FLIPT_LOG_LEVEL="${FLIPT_LOG_LEVEL:-info}"
+# The internal gRPC APIs (cache, telemetry reporter) accept only callers
+# holding this token; a fresh random one per run unless one is given.
+export FLIPT_SERVICES_INTERNAL_TOKEN="${FLIPT_SERVICES_INTERNAL_TOKEN:-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')}"
 
 pids=()
 stop() {

@@ -52,6 +52,9 @@ promtool check config "$work/prometheus.yml" >/dev/null
 # Usage telemetry is off for local runs unless asked for.
 export FLIPT_TELEMETRY_ENABLED="${FLIPT_TELEMETRY_ENABLED:-false}"
 export FLIPT_LOG_LEVEL="${FLIPT_LOG_LEVEL:-info}"
+# The internal gRPC APIs (cache, telemetry reporter) accept only callers
+# holding this token; a fresh random one per run unless one is given.
+export FLIPT_SERVICES_INTERNAL_TOKEN="${FLIPT_SERVICES_INTERNAL_TOKEN:-$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')}"
 export FLIPT_META_STATE_DIRECTORY="$work"
 
 pids=()
