@@ -30,6 +30,7 @@ const TAIL: usize = 40;
 /// A running service binary.
 pub struct ServiceProcess {
     name: String,
+    args: Vec<String>,
     env: Vec<(String, String)>,
     child: Option<Child>,
     /// Bound gRPC address.
@@ -37,6 +38,8 @@ pub struct ServiceProcess {
     /// Bound HTTP address.
     pub http_addr: SocketAddr,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Every line the process wrote, for tests that search the whole log.
+    log: Arc<Mutex<Vec<String>>>,
     /// Tasks reading the child's stdout and stderr into `tail`.
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -45,13 +48,27 @@ impl ServiceProcess {
     /// Starts binary `name` with `env` (on top of loopback, ephemeral ports
     /// and JSON logs) and waits (bounded) for its addresses.
     pub async fn start(name: &str, env: Vec<(String, String)>) -> Result<Self> {
+        Self::start_with_args(name, Vec::new(), env).await
+    }
+
+    /// [`ServiceProcess::start`] with command-line arguments (`--config FILE`).
+    /// With `FLIPT_SERVER_PROTOCOL=https` in `env` it returns once the
+    /// process reports its addresses; the caller waits for readiness with a
+    /// client that trusts the certificate.
+    pub async fn start_with_args(
+        name: &str,
+        args: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> Result<Self> {
         let mut process = Self {
             name: name.to_owned(),
+            args,
             env,
             child: None,
             grpc_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tail: Arc::new(Mutex::new(VecDeque::new())),
+            log: Arc::new(Mutex::new(Vec::new())),
             readers: Vec::new(),
         };
         process.launch().await?;
@@ -91,6 +108,14 @@ impl ServiceProcess {
     pub fn tail(&self) -> String {
         let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
         tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Every line the process wrote so far (all runs), stdout and stderr.
+    pub fn log(&self) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The fields of the last JSON log line whose message is `message`
@@ -162,6 +187,7 @@ impl ServiceProcess {
         let binary = binary_path(&self.name)?;
         let mut command = Command::new(&binary);
         command
+            .args(&self.args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("FLIPT_SERVER_HOST", "127.0.0.1")
@@ -183,14 +209,20 @@ impl ServiceProcess {
         if let Some(stdout) = child.stdout.take() {
             self.readers.push(tokio::spawn(read_lines(
                 stdout,
-                Arc::clone(&self.tail),
+                Output {
+                    tail: Arc::clone(&self.tail),
+                    log: Arc::clone(&self.log),
+                },
                 found_tx.clone(),
             )));
         }
         if let Some(stderr) = child.stderr.take() {
             self.readers.push(tokio::spawn(read_lines(
                 stderr,
-                Arc::clone(&self.tail),
+                Output {
+                    tail: Arc::clone(&self.tail),
+                    log: Arc::clone(&self.log),
+                },
                 found_tx,
             )));
         }
@@ -211,13 +243,20 @@ impl ServiceProcess {
         self.child = Some(child);
         self.grpc_addr = grpc;
         self.http_addr = http;
+        let https = self
+            .env
+            .iter()
+            .any(|(k, v)| k == "FLIPT_SERVER_PROTOCOL" && v == "https");
+        if https {
+            return Ok(());
+        }
         wait_serving(http).await
     }
 }
 
 /// `target/<profile>/<name>`: next to the running executable (a binary of
 /// this crate) or one level up (a test binary in `target/<profile>/deps`).
-fn binary_path(name: &str) -> Result<PathBuf> {
+pub fn binary_path(name: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let mut dir = exe.parent();
     while let Some(candidate) = dir {
@@ -237,9 +276,15 @@ fn binary_path(name: &str) -> Result<PathBuf> {
     )
 }
 
+/// Where a reader puts the lines it reads.
+struct Output {
+    tail: Arc<Mutex<VecDeque<String>>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
 async fn read_lines(
     stream: impl AsyncRead + Unpin,
-    tail: Arc<Mutex<VecDeque<String>>>,
+    output: Output,
     found: mpsc::Sender<(SocketAddr, SocketAddr)>,
 ) {
     let mut lines = BufReader::new(stream).lines();
@@ -247,7 +292,12 @@ async fn read_lines(
         if let Some(addresses) = serving_addresses(&line) {
             let _ = found.try_send(addresses);
         }
-        let mut tail = tail.lock().unwrap_or_else(PoisonError::into_inner);
+        output
+            .log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(line.clone());
+        let mut tail = output.tail.lock().unwrap_or_else(PoisonError::into_inner);
         if tail.len() == TAIL {
             tail.pop_front();
         }

@@ -76,11 +76,23 @@ pub async fn run_script(
     args: Vec<String>,
     timeout: Duration,
 ) -> Result<Value> {
+    run_script_with_env(runtime, script, args, &[], timeout).await
+}
+
+/// [`run_script`] with extra environment variables (e.g. `SSL_CERT_FILE`).
+pub async fn run_script_with_env(
+    runtime: Runtime,
+    script: &str,
+    args: Vec<String>,
+    env: &[(&str, &str)],
+    timeout: Duration,
+) -> Result<Value> {
     let program = runtime.program()?;
     let path = repo_root().join("tests/clients").join(script);
     let child = tokio::process::Command::new(&program)
         .arg(&path)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

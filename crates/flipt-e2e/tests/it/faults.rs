@@ -29,8 +29,12 @@ use crate::{fixtures, obs};
 
 type Client = EvaluationServiceClient<Channel>;
 
+/// The internal API is closed in every fault test: the cache only answers
+/// callers holding this token.
+const INTERNAL_TOKEN: &str = "faults-internal-token";
+
 /// Both services on the fixture flags; the cache with `cache_env`, the
-/// evaluation service with `evaluation_env`.
+/// evaluation service with `evaluation_env`, both with the internal token.
 async fn start(
     flags: &std::path::Path,
     cache_env: Vec<(String, String)>,
@@ -41,10 +45,20 @@ async fn start(
         "FLIPT_STORAGE_LOCAL_PATH".into(),
         flags.display().to_string(),
     ));
+    env.push((
+        "FLIPT_SERVICES_INTERNAL_TOKEN".into(),
+        INTERNAL_TOKEN.into(),
+    ));
     let cache = ServiceProcess::start("flipt-cache", env)
         .await
         .expect("start flipt-cache");
-    let mut env = vec![("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url())];
+    let mut env = vec![
+        ("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url()),
+        (
+            "FLIPT_SERVICES_INTERNAL_TOKEN".into(),
+            INTERNAL_TOKEN.into(),
+        ),
+    ];
     env.extend(
         evaluation_env
             .iter()
