@@ -152,15 +152,8 @@ impl Refused {
     pub fn response(&self) -> Response {
         match self.api {
             Api::Grpc => Status::from(*self).into_http::<Body>(),
-            Api::Rest => json_401(&serde_json::json!({
-                "code": tonic::Code::Unauthenticated as i32,
-                "message": UNAUTHENTICATED,
-                "details": [],
-            })),
-            Api::Ofrep => json_401(&serde_json::json!({
-                "errorCode": "GENERAL",
-                "errorDetails": UNAUTHENTICATED,
-            })),
+            Api::Rest => json_401(REST_BODY),
+            Api::Ofrep => json_401(OFREP_BODY),
         }
     }
 }
@@ -177,12 +170,18 @@ impl IntoResponse for Refused {
     }
 }
 
+/// Flipt's REST gateway body for code 16, field order included.
+const REST_BODY: &str = r#"{"code":16,"message":"request was not authenticated","details":[]}"#;
+/// Flipt's OFREP body for an unauthenticated request.
+const OFREP_BODY: &str =
+    r#"{"errorCode":"GENERAL","errorDetails":"request was not authenticated"}"#;
+
 /// Flipt sends no `WWW-Authenticate` header with its 401s.
-fn json_401(body: &serde_json::Value) -> Response {
+fn json_401(body: &'static str) -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
+        body,
     )
         .into_response()
 }
