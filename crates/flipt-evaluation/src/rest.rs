@@ -23,7 +23,7 @@ use axum::{
 use flipt_core::resolve_namespace;
 use flipt_otel::{HttpRoutes, RpcCode};
 use flipt_proto::evaluation::{BatchEvaluationRequest, EvaluationRequest};
-use flipt_server::auth::Authenticated;
+use flipt_server::auth::{Authenticated, Refused};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::{Serialize, de::DeserializeOwned};
 use tonic::Code;
@@ -92,7 +92,7 @@ async fn boolean(State(evaluator): State<Evaluator>, caller: Caller, body: Body)
     match read_request::<EvaluationRequest>(&evaluator, body).await {
         Ok(request) => match in_scope(&caller, [resolve_namespace(&request.namespace_key)]) {
             Ok(()) => respond(evaluator.boolean(request).await),
-            Err(refused) => refused,
+            Err(refused) => refused.into_response(),
         },
         Err(err) => err.into_response(),
     }
@@ -102,7 +102,7 @@ async fn variant(State(evaluator): State<Evaluator>, caller: Caller, body: Body)
     match read_request::<EvaluationRequest>(&evaluator, body).await {
         Ok(request) => match in_scope(&caller, [resolve_namespace(&request.namespace_key)]) {
             Ok(()) => respond(evaluator.variant(request).await),
-            Err(refused) => refused,
+            Err(refused) => refused.into_response(),
         },
         Err(err) => err.into_response(),
     }
@@ -117,7 +117,7 @@ async fn batch(State(evaluator): State<Evaluator>, caller: Caller, body: Body) -
                 .map(|r| resolve_namespace(&r.namespace_key));
             match in_scope(&caller, namespaces) {
                 Ok(()) => respond(evaluator.batch(request).await),
-                Err(refused) => refused,
+                Err(refused) => refused.into_response(),
             }
         }
         Err(err) => err.into_response(),
@@ -128,11 +128,9 @@ async fn batch(State(evaluator): State<Evaluator>, caller: Caller, body: Body) -
 fn in_scope<'a>(
     caller: &Caller,
     namespaces: impl IntoIterator<Item = &'a str>,
-) -> Result<(), Response> {
+) -> Result<(), Refused> {
     match caller {
-        Some(Extension(auth)) => auth
-            .check_namespaces(namespaces)
-            .map_err(IntoResponse::into_response),
+        Some(Extension(auth)) => auth.check_namespaces(namespaces),
         None => Ok(()),
     }
 }
@@ -183,7 +181,7 @@ async fn snapshot(
     headers: HeaderMap,
 ) -> Response {
     if let Err(refused) = in_scope(&caller, [key.as_str()]) {
-        return refused;
+        return refused.into_response();
     }
     let if_none_match = headers
         .get(header::IF_NONE_MATCH)
