@@ -108,7 +108,7 @@ fn read_into(
         Err(err) => return Err(Issue::file(INDEX_FILE, err.to_string()).into()),
     };
     let selector = match index {
-        Some(bytes) => Selector::from_index(&bytes)?,
+        Some(bytes) => Selector::from_index(&bytes, limits)?,
         None => Selector::default_includes(),
     };
 
@@ -253,9 +253,11 @@ impl Selector {
     }
 
     /// Parses `.flipt.yml`: `version` ("1.0"), `include`, `exclude`.
-    fn from_index(bytes: &[u8]) -> Result<Self, LoadError> {
+    fn from_index(bytes: &[u8], limits: &FileLimits) -> Result<Self, LoadError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| Issue::file(INDEX_FILE, "file is not valid UTF-8"))?;
+        node::check_node_budget(text, limits.max_nodes)
+            .map_err(|e| Issue::at(INDEX_FILE, e.line, e.message))?;
         let parsed =
             node::parse_yaml(text).map_err(|e| Issue::at(INDEX_FILE, e.line, e.message))?;
         let mut issues: Vec<Issue> = parsed
@@ -416,6 +418,7 @@ mod tests {
     fn index_include_and_exclude() {
         let s = Selector::from_index(
             b"version: \"1.0\"\ninclude:\n  - \"**/*.yml\"\nexclude:\n  - \"drafts/**\"\n",
+            &FileLimits::default(),
         )
         .expect("valid index");
         assert!(s.selects("a/b.yml"));
@@ -425,9 +428,12 @@ mod tests {
 
     #[test]
     fn index_errors_have_lines() {
-        let err = Selector::from_index(b"version: \"2.0\"\nincludes: []\ninclude:\n  - \"a[\"\n")
-            .err()
-            .expect("invalid index");
+        let err = Selector::from_index(
+            b"version: \"2.0\"\nincludes: []\ninclude:\n  - \"a[\"\n",
+            &FileLimits::default(),
+        )
+        .err()
+        .expect("invalid index");
         let lines: Vec<String> = err.issues().iter().map(|i| i.to_string()).collect();
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert_eq!(

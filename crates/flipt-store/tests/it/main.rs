@@ -4,6 +4,7 @@
 mod demo;
 mod fuzz;
 mod invalid;
+mod limits;
 mod loading;
 mod reload;
 mod support;
