@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use flipt_server::{
     CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, InvalidValue, Secret, ServiceConfig, duration, port,
 };
-use flipt_store::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, FileLimits};
+use flipt_store::{DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, FileLimits};
 use serde::{Deserialize, Serialize};
 
 /// Sections read by `flipt-cache` on top of the common ones.
@@ -113,6 +113,9 @@ pub struct LocalStorageConfig {
     /// (aliases counted at their expanded size) are rejected before they
     /// are built in memory.
     pub max_nodes: u64,
+    /// `storage.local.max_alias_nodes`: flag files whose aliases repeat
+    /// more YAML nodes than this are rejected before they are built.
+    pub max_alias_nodes: u64,
 }
 
 impl Default for LocalStorageConfig {
@@ -123,6 +126,7 @@ impl Default for LocalStorageConfig {
             poll_interval: Duration::from_secs(30),
             max_file_bytes: DEFAULT_MAX_FILE_BYTES,
             max_nodes: DEFAULT_MAX_NODES,
+            max_alias_nodes: DEFAULT_MAX_ALIAS_NODES,
         }
     }
 }
@@ -133,6 +137,7 @@ impl LocalStorageConfig {
         FileLimits {
             max_file_bytes: self.max_file_bytes,
             max_nodes: self.max_nodes,
+            max_alias_nodes: self.max_alias_nodes,
         }
     }
 }

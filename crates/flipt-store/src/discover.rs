@@ -256,7 +256,7 @@ impl Selector {
     fn from_index(bytes: &[u8], limits: &FileLimits) -> Result<Self, LoadError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| Issue::file(INDEX_FILE, "file is not valid UTF-8"))?;
-        node::check_node_budget(text, limits.max_nodes)
+        node::check_node_budget(text, limits)
             .map_err(|e| Issue::at(INDEX_FILE, e.line, e.message))?;
         let parsed =
             node::parse_yaml(text).map_err(|e| Issue::at(INDEX_FILE, e.line, e.message))?;

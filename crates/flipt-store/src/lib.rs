@@ -30,7 +30,7 @@ mod watcher;
 pub use diff::{NamespaceDiff, SnapshotDiff};
 pub use discover::{DEFAULT_INCLUDES, INDEX_FILE};
 pub use error::{Issue, LoadError, LookupError};
-pub use limits::{DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, FileLimits};
+pub use limits::{DEFAULT_MAX_ALIAS_NODES, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_NODES, FileLimits};
 pub use load::{load_dir, load_dir_with};
 pub use snapshot::{Namespace, Snapshot};
 pub use store::{LOGGED_KEYS, ReloadEvent, ReloadHook, ReloadOutcome, Store, StoreOptions};

@@ -77,7 +77,7 @@ fn parse_file(file: &SourceFile, limits: &FileLimits, issues: &mut Vec<Issue>) -
     // A byte-order mark is not content.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // JSON has no aliases: its node count is bounded by its size.
-    if is_yaml && let Err(err) = node::check_node_budget(text, limits.max_nodes) {
+    if is_yaml && let Err(err) = node::check_node_budget(text, limits) {
         issues.push(Issue::at(&file.path, err.line, err.message));
         return None;
     }

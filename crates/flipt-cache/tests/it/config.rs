@@ -30,6 +30,9 @@ const CASES: &[Case] = &[
     case("storage.local.max_nodes", "5000", |c| {
         c.service.storage.local.max_nodes == 5000
     }),
+    case("storage.local.max_alias_nodes", "500", |c| {
+        c.service.storage.local.max_alias_nodes == 500
+    }),
     case("cache.backend", "redis", |c| {
         c.service.cache.backend == BackendKind::Redis
     }),

@@ -10,12 +10,15 @@ use std::collections::HashMap;
 use yaml_rust2::parser::{Event, Parser};
 
 use super::SyntaxError;
+use crate::limits::FileLimits;
 
 /// Fails at the first event that takes the expanded count past
-/// `max_nodes`, naming its line. Syntax errors are left to the real parse.
-pub(crate) fn check_node_budget(text: &str, max_nodes: u64) -> Result<(), SyntaxError> {
+/// `max_nodes`, or the nodes added by aliases past `max_alias_nodes`,
+/// naming its line. Syntax errors are left to the real parse.
+pub(crate) fn check_node_budget(text: &str, limits: &FileLimits) -> Result<(), SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut total: u64 = 0;
+    let mut aliased: u64 = 0;
     // Count at each open collection's start, with its anchor.
     let mut open: Vec<(u64, usize)> = Vec::new();
     let mut anchors: HashMap<usize, u64> = HashMap::new();
@@ -31,7 +34,22 @@ pub(crate) fn check_node_budget(text: &str, max_nodes: u64) -> Result<(), Syntax
                 }
                 1
             }
-            Event::Alias(id) => anchors.get(&id).copied().unwrap_or(1),
+            Event::Alias(id) => {
+                let size = anchors.get(&id).copied().unwrap_or(1);
+                aliased = aliased.saturating_add(size);
+                if aliased > limits.max_alias_nodes {
+                    return Err(SyntaxError {
+                        line: mark.line(),
+                        message: format!(
+                            "aliases repeat more than {} YAML nodes \
+                             (storage.local.max_alias_nodes), counting each alias \
+                             at the size of what it repeats",
+                            limits.max_alias_nodes
+                        ),
+                    });
+                }
+                size
+            }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 open.push((total, anchor));
                 1
@@ -47,13 +65,14 @@ pub(crate) fn check_node_budget(text: &str, max_nodes: u64) -> Result<(), Syntax
             Event::Nothing | Event::StreamStart | Event::DocumentStart | Event::DocumentEnd => 0,
         };
         total = total.saturating_add(added);
-        if total > max_nodes {
+        if total > limits.max_nodes {
             return Err(SyntaxError {
                 line: mark.line(),
                 message: format!(
-                    "the file expands to more than {max_nodes} YAML nodes \
+                    "the file expands to more than {} YAML nodes \
                      (storage.local.max_nodes), counting each alias at the size \
-                     of what it repeats"
+                     of what it repeats",
+                    limits.max_nodes
                 ),
             });
         }
@@ -64,15 +83,30 @@ pub(crate) fn check_node_budget(text: &str, max_nodes: u64) -> Result<(), Syntax
 mod tests {
     use super::*;
 
+    fn limits(max_nodes: u64, max_alias_nodes: u64) -> FileLimits {
+        FileLimits {
+            max_nodes,
+            max_alias_nodes,
+            ..FileLimits::default()
+        }
+    }
+
     #[test]
     fn counts_aliases_at_their_expanded_size() {
         let text = "a: &x [1, 2, 3]\nb: *x\nc: *x\n";
         // root 1, keys 3, seq 4, two aliases 4 each: 1 + 3 + 4 + 8 = 16.
-        assert!(check_node_budget(text, 16).is_ok());
-        let err = check_node_budget(text, 15).expect_err("over budget");
+        assert!(check_node_budget(text, &limits(16, 8)).is_ok());
+        let err = check_node_budget(text, &limits(15, 8)).expect_err("over budget");
         assert_eq!(err.line, 3);
         assert!(
             err.message.contains("storage.local.max_nodes"),
+            "{}",
+            err.message
+        );
+        let err = check_node_budget(text, &limits(16, 7)).expect_err("over alias budget");
+        assert_eq!(err.line, 3);
+        assert!(
+            err.message.contains("storage.local.max_alias_nodes"),
             "{}",
             err.message
         );
@@ -90,7 +124,7 @@ mod tests {
             text.push_str(&format!("{name}: &{name} [{refs}]\n"));
             previous = name;
         }
-        let err = check_node_budget(&text, 2_000_000).expect_err("bomb");
+        let err = check_node_budget(&text, &FileLimits::default()).expect_err("bomb");
         assert!(err.line <= 8, "stopped at line {}", err.line);
     }
 }

@@ -24,16 +24,34 @@ fn errors(dir: &FlagDir, limits: FileLimits) -> Vec<String> {
 
 #[test]
 fn an_alias_bomb_is_rejected_naming_the_file_and_the_limit() {
+    // Six levels, as in the issue: about 600 000 nodes once expanded.
     let dir = FlagDir::new();
     dir.write("features.yml", FLAG)
-        .write("bomb.features.yml", &bomb(12));
+        .write("bomb.features.yml", &bomb(6));
     let lines = errors(&dir, FileLimits::default());
     assert_eq!(lines.len(), 1, "{lines:?}");
-    assert!(lines[0].starts_with("bomb.features.yml:"), "{}", lines[0]);
+    assert!(lines[0].starts_with("bomb.features.yml:6:"), "{}", lines[0]);
     assert!(
-        lines[0].contains("more than 2000000 YAML nodes (storage.local.max_nodes)"),
+        lines[0]
+            .contains("aliases repeat more than 100000 YAML nodes (storage.local.max_alias_nodes)"),
         "{}",
         lines[0]
+    );
+}
+
+#[test]
+fn a_file_of_too_many_plain_nodes_is_rejected_before_it_is_built() {
+    let dir = FlagDir::new();
+    let items: String = (0..100).map(|i| format!("  - item{i}\n")).collect();
+    dir.write("features.yml", &format!("flags:\n{items}"));
+    let limits = FileLimits {
+        max_nodes: 50,
+        ..FileLimits::default()
+    };
+    let lines = errors(&dir, limits);
+    assert!(
+        lines[0].contains("more than 50 YAML nodes (storage.local.max_nodes)"),
+        "{lines:?}"
     );
 }
 
@@ -44,6 +62,7 @@ fn aliases_within_the_budget_still_load() {
     dir.write("features.yml", text);
     let limits = FileLimits {
         max_nodes: 13,
+        max_alias_nodes: 1,
         ..FileLimits::default()
     };
     assert!(load_dir_with(dir.path(), limits).is_ok());
@@ -76,10 +95,13 @@ fn a_file_over_max_file_bytes_is_not_read() {
 fn the_index_is_bounded_too() {
     let dir = FlagDir::new();
     dir.write("features.yml", FLAG)
-        .write(".flipt.yml", &format!("version: \"1.0\"\n{}", bomb(12)));
+        .write(".flipt.yml", &format!("version: \"1.0\"\n{}", bomb(6)));
     let lines = errors(&dir, FileLimits::default());
     assert!(lines[0].starts_with(".flipt.yml:"), "{lines:?}");
-    assert!(lines[0].contains("storage.local.max_nodes"), "{lines:?}");
+    assert!(
+        lines[0].contains("storage.local.max_alias_nodes"),
+        "{lines:?}"
+    );
 }
 
 #[cfg(unix)]
