@@ -185,19 +185,30 @@ async fn sdks_authenticate_with_tokens_and_get_flipts_refusals_without() {
     );
     let api_key = Some(("x-api-key", CI_TOKEN));
     assert_eq!(post(&variant, api_key, body).await.0, 200);
-    let ofrep = format!("{http}/ofrep/v1/evaluate/flags");
-    assert_eq!(
-        post(&ofrep, None, "{}").await,
-        (401, OFREP_REFUSAL.to_owned())
-    );
-    // Flipt's OFREP server takes no namespace-scoped token.
-    let scoped = Some(("x-api-key", CHECKOUT_TOKEN));
-    assert_eq!(
-        post(&ofrep, scoped, "{}").await,
-        (401, OFREP_REFUSAL.to_owned())
-    );
-    // A valid token passes authentication (no OFREP route is served yet).
-    assert_eq!(post(&ofrep, api_key, "{}").await.0, 404);
+    // OFREP, bulk and single: OFREP's refusal; either credential header.
+    let context = r#"{"context":{"targetingKey":"user-42"}}"#;
+    let ci_bearer = format!("Bearer {CI_TOKEN}");
+    for path in ["/ofrep/v1/evaluate/flags", "/ofrep/v1/evaluate/flags/theme"] {
+        let ofrep = format!("{http}{path}");
+        for refused in [None, Some(("x-api-key", WRONG_TOKEN))] {
+            assert_eq!(
+                post(&ofrep, refused, context).await,
+                (401, OFREP_REFUSAL.to_owned()),
+                "{path} {refused:?}"
+            );
+        }
+        // Flipt's OFREP server takes no namespace-scoped token.
+        let scoped = Some(("x-api-key", CHECKOUT_TOKEN));
+        assert_eq!(
+            post(&ofrep, scoped, context).await,
+            (401, OFREP_REFUSAL.to_owned()),
+            "{path}"
+        );
+        for accepted in [api_key, Some(("authorization", ci_bearer.as_str()))] {
+            let (status, text) = post(&ofrep, accepted, context).await;
+            assert_eq!(status, 200, "{path} {accepted:?}: {text}");
+        }
+    }
     // A scoped token may not mix namespaces in one batch.
     let batch = format!("{http}/evaluate/v1/batch");
     let mixed = r#"{"requests":[{"namespaceKey":"checkout","flagKey":"payment-provider","entityId":"u"},{"namespaceKey":"default","flagKey":"theme","entityId":"u"}]}"#;
@@ -319,12 +330,10 @@ async fn exclusions_leave_their_api_open_and_only_it() {
             rest_open,
             "{exclude}: snapshot"
         );
-        let (status, text) = post(&format!("{http}/ofrep/v1/evaluate/flags"), None, "{}").await;
+        let context = r#"{"context":{"targetingKey":"u1"}}"#;
+        let (status, text) = post(&format!("{http}/ofrep/v1/evaluate/flags"), None, context).await;
         if ofrep_open {
-            assert_eq!(
-                status, 404,
-                "{exclude}: past authentication, no OFREP route yet"
-            );
+            assert_eq!(status, 200, "{exclude}: {text}");
         } else {
             assert_eq!((status, text.as_str()), (401, OFREP_REFUSAL), "{exclude}");
         }
