@@ -17,7 +17,7 @@ use flipt_otel::{
     ServiceTracing, metrics_router, register_runtime_metrics,
 };
 use flipt_proto::cache::v1::cache_service_server::{CacheServiceServer, SERVICE_NAME};
-use flipt_server::auth::{AuthMetrics, internal_guard};
+use flipt_server::auth::{InternalGuardError, internal_service_guard};
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use flipt_store::{LoadError, Store, StoreOptions};
 use flipt_usage::UsageFacts;
@@ -61,12 +61,9 @@ pub enum RunError {
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
     Metrics(#[from] flipt_otel::OtelError),
-    /// Registering the authentication metrics failed.
-    #[error("registering metrics: {0}")]
-    AuthMetrics(#[from] prometheus::Error),
     /// `services.internal_token` cannot be used.
     #[error(transparent)]
-    InternalToken(#[from] flipt_server::InvalidValue),
+    InternalToken(#[from] InternalGuardError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] flipt_server::ServeError),
@@ -139,11 +136,9 @@ pub async fn run(
 
     let mut server = Server::new(health);
     // Only this deployment's services may call the internal API.
-    if let Some(token) = config.services.internal_token()? {
-        let auth_metrics = metrics_on
-            .then(|| AuthMetrics::register(&registry))
-            .transpose()?;
-        server = server.guard_grpc(internal_guard(token.expose(), auth_metrics));
+    let registry_if_on = metrics_on.then_some(&registry);
+    if let Some(guard) = internal_service_guard(&config.services, registry_if_on)? {
+        server = server.guard_grpc(guard);
     }
     let result = server
         .grpc(Routes::new(CacheServiceServer::new(service)))

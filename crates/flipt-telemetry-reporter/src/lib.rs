@@ -33,7 +33,7 @@ use flipt_otel::{
 use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
     SERVICE_NAME, TelemetryReporterServiceServer,
 };
-use flipt_server::auth::{AuthMetrics, internal_guard};
+use flipt_server::auth::{InternalGuardError, internal_service_guard};
 use flipt_server::{BackgroundTasks, Config, Health, Listeners, Server};
 use prometheus::Registry;
 use tonic::service::Routes;
@@ -60,12 +60,9 @@ pub enum RunError {
     /// Registering metrics failed.
     #[error("registering metrics: {0}")]
     Metrics(#[from] flipt_otel::OtelError),
-    /// Registering the authentication metrics failed.
-    #[error("registering metrics: {0}")]
-    AuthMetrics(#[from] prometheus::Error),
     /// `services.internal_token` cannot be used.
     #[error(transparent)]
-    InternalToken(#[from] flipt_server::InvalidValue),
+    InternalToken(#[from] InternalGuardError),
     /// Serving failed.
     #[error(transparent)]
     Serve(#[from] flipt_server::ServeError),
@@ -111,11 +108,9 @@ pub async fn run(
 
     let mut server = Server::new(health);
     // Only this deployment's services may call the internal API.
-    if let Some(token) = config.services.internal_token()? {
-        let auth_metrics = metrics_on
-            .then(|| AuthMetrics::register(&registry))
-            .transpose()?;
-        server = server.guard_grpc(internal_guard(token.expose(), auth_metrics));
+    let registry_if_on = metrics_on.then_some(&registry);
+    if let Some(guard) = internal_service_guard(&config.services, registry_if_on)? {
+        server = server.guard_grpc(guard);
     }
     let result = server
         .grpc(Routes::new(TelemetryReporterServiceServer::new(service)))

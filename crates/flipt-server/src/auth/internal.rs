@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderValue, Request, header};
+use prometheus::Registry;
 use tower::{Layer, Service};
 
 use super::layer::{Access, Guard};
 use super::refusal::{Api, AuthMetrics};
 use super::tokens::{Identity, TokenSet};
+use crate::config::{InvalidValue, ServicesConfig};
 
 /// The name the internal token is logged and traced under.
 pub const INTERNAL_TOKEN_NAME: &str = "internal";
@@ -35,6 +37,34 @@ pub fn internal_guard(token: &str, metrics: Option<AuthMetrics>) -> Guard {
         }
     });
     Guard::new(tokens, classify, metrics)
+}
+
+/// Why an internal service could not set up its guard.
+#[derive(Debug, thiserror::Error)]
+pub enum InternalGuardError {
+    /// `services.internal_token_file` cannot be read.
+    #[error(transparent)]
+    Token(#[from] InvalidValue),
+    /// The refusal counter could not be registered.
+    #[error("registering metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+}
+
+/// The guard an internal service (cache, telemetry reporter) puts on its
+/// gRPC router, counting refusals in `registry` (`None`: metrics off);
+/// `None` when `services.internal_token` is not set.
+///
+/// # Errors
+/// The token file cannot be read, or the counter cannot be registered.
+pub fn internal_service_guard(
+    services: &ServicesConfig,
+    registry: Option<&Registry>,
+) -> Result<Option<Guard>, InternalGuardError> {
+    let Some(token) = services.internal_token()? else {
+        return Ok(None);
+    };
+    let metrics = registry.map(AuthMetrics::register).transpose()?;
+    Ok(Some(internal_guard(token.expose(), metrics)))
 }
 
 /// Client layer sending `Authorization: Bearer <token>` on every call, or

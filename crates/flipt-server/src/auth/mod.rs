@@ -22,8 +22,8 @@ mod span;
 mod tokens;
 
 pub use internal::{
-    INTERNAL_TOKEN_NAME, InternalTokenLayer, InternalTokenService, internal_guard,
-    internal_token_layer,
+    INTERNAL_TOKEN_NAME, InternalGuardError, InternalTokenLayer, InternalTokenService,
+    internal_guard, internal_service_guard, internal_token_layer,
 };
 pub use layer::{
     API_KEY_HEADER, Access, AuthLayer, AuthService, Authenticated, Classify, Guard,
