@@ -26,6 +26,14 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 /// The HTTP health path (Flipt's).
 pub(crate) const HEALTH_PATH: &str = "/health";
 
+/// The health service name that answers "the process is not wedged":
+/// SERVING whenever the process can answer a health check at all, whatever
+/// the service's readiness (a cache outage, a shutdown under way). For
+/// liveness probes (`grpc.health.v1` service `liveness`, or
+/// `GET /health?service=liveness`), so that a dependency being down does
+/// not get healthy processes restarted.
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Readiness {
     serving: bool,
@@ -108,9 +116,12 @@ impl Health {
         &self.inner.services
     }
 
-    /// True for `""` (the whole server) and the named services.
+    /// True for `""` (the whole server), [`LIVENESS_SERVICE`] and the named
+    /// services.
     pub fn knows(&self, service: &str) -> bool {
-        service.is_empty() || self.inner.services.iter().any(|s| s == service)
+        service.is_empty()
+            || service == LIVENESS_SERVICE
+            || self.inner.services.iter().any(|s| s == service)
     }
 
     /// `grpc.health.v1.Health` backed by this handle.
@@ -130,6 +141,9 @@ impl Health {
     }
 
     fn status_of(&self, service: &str) -> ServingStatus {
+        if service == LIVENESS_SERVICE {
+            return ServingStatus::Serving;
+        }
         match (self.knows(service), self.is_serving()) {
             (false, _) => ServingStatus::ServiceUnknown,
             (true, true) => ServingStatus::Serving,

@@ -18,6 +18,7 @@
 pub mod auth;
 mod cli;
 mod config;
+mod conn;
 mod error;
 mod health;
 mod listeners;
@@ -30,14 +31,14 @@ pub use cli::{Cli, load_and_print, load_or_exit, parse_args, process_env};
 #[cfg(feature = "testing")]
 pub use config::testing;
 pub use config::{
-    CACHE_GRPC_PORT, CACHE_HTTP_PORT, Config, ConfigError, EVALUATION_GRPC_PORT,
-    EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding, MASK, Propagator,
-    Protocol, Secret, ServiceAddress, ServiceConfig, TELEMETRY_REPORTER_GRPC_PORT,
-    TELEMETRY_REPORTER_HTTP_PORT, TracingExporter, duration, load_from, port, read_secret_file,
-    to_yaml,
+    CACHE_GRPC_PORT, CACHE_HTTP_PORT, CacheAddress, Config, ConfigError, DEFAULT_RESOLVE_INTERVAL,
+    EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding,
+    MASK, Propagator, Protocol, Secret, ServiceAddress, ServiceConfig,
+    TELEMETRY_REPORTER_GRPC_PORT, TELEMETRY_REPORTER_HTTP_PORT, TracingExporter, duration,
+    load_from, port, read_secret_file, to_yaml,
 };
 pub use error::ServeError;
-pub use health::Health;
+pub use health::{Health, LIVENESS_SERVICE};
 pub use listeners::Listeners;
 pub use serve::Server;
 pub use shutdown::{BackgroundTasks, shutdown_signal};

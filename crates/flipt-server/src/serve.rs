@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
 use crate::auth::Guard;
+use crate::config::ServerConfig;
+use crate::conn::{self, ConnLimits};
 use crate::error::ServeError;
 use crate::health::Health;
 use crate::listeners::Listeners;
@@ -42,6 +44,7 @@ pub struct Server {
     grpc_guard: Option<Guard>,
     http_guard: Option<Guard>,
     grace_period: Duration,
+    conn_limits: ConnLimits,
 }
 
 impl std::fmt::Debug for Server {
@@ -65,6 +68,7 @@ impl Server {
             grpc_guard: None,
             http_guard: None,
             grace_period: DEFAULT_GRACE_PERIOD,
+            conn_limits: ConnLimits::default(),
         }
     }
 
@@ -117,6 +121,13 @@ impl Server {
         self
     }
 
+    /// `server.grpc_conn_max_age`, `server.grpc_conn_max_age_grace` and
+    /// `server.grpc_conn_max_idle_time` for the gRPC listener.
+    pub fn grpc_connections(mut self, server: &ServerConfig) -> Self {
+        self.conn_limits = ConnLimits::from(server);
+        self
+    }
+
     /// Serves until `shutdown` resolves, then marks the process
     /// NOT_SERVING, stops accepting, and waits up to the grace period for
     /// in-flight requests. Returns `Ok` after draining, also when the grace
@@ -150,7 +161,7 @@ impl Server {
         let http = http.layer(tally.layer());
 
         let stop = CancellationToken::new();
-        let grpc_server = serve_on(grpc_listener, tls.clone(), grpc, &stop)?;
+        let grpc_server = serve_grpc_on(grpc_listener, tls.clone(), grpc, self.conn_limits, &stop)?;
         let http_server = serve_on(http_listener, tls.clone(), http, &stop)?;
         let servers = async move { tokio::try_join!(grpc_server, http_server) };
         tokio::pin!(servers);
@@ -225,6 +236,32 @@ fn serve_on(
                 .with_graceful_shutdown(stop)
                 .into_future(),
         ),
+    })
+}
+
+/// Serves gRPC `router` on `listener` until `stop` through the accept loop
+/// that applies the `server.grpc_conn_*` limits, TLS-terminated when `tls`
+/// is given.
+fn serve_grpc_on(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+    limits: ConnLimits,
+    stop: &CancellationToken,
+) -> Result<ServeFuture, ServeError> {
+    let stop = stop.clone();
+    Ok(match tls {
+        None => Box::pin(async move {
+            conn::serve(listener.tap_io(set_nodelay), router, limits, stop).await;
+            Ok(())
+        }),
+        Some(acceptor) => {
+            let listener = TlsListener::new(listener, acceptor)?;
+            Box::pin(async move {
+                conn::serve(listener, router, limits, stop).await;
+                Ok(())
+            })
+        }
     })
 }
 

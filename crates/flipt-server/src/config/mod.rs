@@ -154,6 +154,19 @@ pub struct ServerConfig {
     /// `server.key_file`: the same as `server.cert_key`, under the name
     /// the rest of this project's `*_file` keys use.
     pub key_file: PathBuf,
+    /// `server.grpc_conn_max_age` (Flipt's): a gRPC connection older than
+    /// this gets a GOAWAY, so clients reconnect and spread over replicas
+    /// that started after them; `0` keeps connections for ever.
+    #[serde(with = "duration")]
+    pub grpc_conn_max_age: Duration,
+    /// `server.grpc_conn_max_age_grace`: how long calls in flight on a
+    /// connection closed for its age may still take; `0` waits for them.
+    #[serde(with = "duration")]
+    pub grpc_conn_max_age_grace: Duration,
+    /// `server.grpc_conn_max_idle_time`: a gRPC connection with no call for
+    /// this long gets a GOAWAY; `0` keeps idle connections.
+    #[serde(with = "duration")]
+    pub grpc_conn_max_idle_time: Duration,
 }
 
 impl ServerConfig {
@@ -168,6 +181,9 @@ impl ServerConfig {
             cert_file: PathBuf::new(),
             cert_key: PathBuf::new(),
             key_file: PathBuf::new(),
+            grpc_conn_max_age: Duration::ZERO,
+            grpc_conn_max_age_grace: Duration::ZERO,
+            grpc_conn_max_idle_time: Duration::ZERO,
         }
     }
 }
@@ -202,8 +218,8 @@ impl Default for MetaConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServicesConfig {
-    /// `services.cache.address`
-    pub cache: ServiceAddress,
+    /// `services.cache.*`
+    pub cache: CacheAddress,
     /// `services.telemetry.address`: empty means don't report usage.
     pub telemetry: ServiceAddress,
     /// `services.internal_token`: the secret the internal gRPC services
@@ -218,7 +234,7 @@ pub struct ServicesConfig {
 impl Default for ServicesConfig {
     fn default() -> Self {
         Self {
-            cache: ServiceAddress::new(format!("http://127.0.0.1:{CACHE_GRPC_PORT}")),
+            cache: CacheAddress::new(format!("http://127.0.0.1:{CACHE_GRPC_PORT}")),
             telemetry: ServiceAddress::new(format!(
                 "http://127.0.0.1:{TELEMETRY_REPORTER_GRPC_PORT}"
             )),
@@ -277,6 +293,56 @@ impl ServiceAddress {
     }
 }
 
+/// `services.cache.*`: the address and timeout of every service address,
+/// plus how often the address's host is resolved again. The host may name
+/// several replicas (a Kubernetes headless Service); calls are balanced over
+/// every address it resolves to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheAddress {
+    /// `services.cache.address` and `services.cache.timeout`.
+    #[serde(flatten)]
+    pub target: ServiceAddress,
+    /// `services.cache.resolve_interval`: how often the host is resolved
+    /// again, so new replicas get calls and gone ones are dropped.
+    #[serde(with = "duration")]
+    pub resolve_interval: Duration,
+}
+
+/// Default for `services.cache.resolve_interval`.
+pub const DEFAULT_RESOLVE_INTERVAL: Duration = Duration::from_secs(10);
+
+impl CacheAddress {
+    /// An address with the default timeout and resolve interval.
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            target: ServiceAddress::new(address),
+            resolve_interval: DEFAULT_RESOLVE_INTERVAL,
+        }
+    }
+}
+
+impl Default for CacheAddress {
+    fn default() -> Self {
+        Self::new(String::new())
+    }
+}
+
+// `services.cache.address` reads like the other services' addresses.
+impl std::ops::Deref for CacheAddress {
+    type Target = ServiceAddress;
+
+    fn deref(&self) -> &ServiceAddress {
+        &self.target
+    }
+}
+
+impl std::ops::DerefMut for CacheAddress {
+    fn deref_mut(&mut self) -> &mut ServiceAddress {
+        &mut self.target
+    }
+}
+
 /// Checks on the common sections that serde cannot express.
 fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<(), InvalidValue> {
     if config.server.host.trim().is_empty() {
@@ -296,7 +362,7 @@ fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<
         ));
     }
     for (key, address) in [
-        ("services.cache.address", &config.services.cache),
+        ("services.cache.address", &config.services.cache.target),
         ("services.telemetry.address", &config.services.telemetry),
     ] {
         if let Some(value) = address.get()
@@ -310,6 +376,13 @@ fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<
         }
     }
     security::validate(&config.server, &config.services)?;
+    if config.services.cache.resolve_interval.is_zero() {
+        return Err(InvalidValue::string(
+            "services.cache.resolve_interval",
+            "0",
+            "expected a positive duration such as 10s",
+        ));
+    }
     if config.tracing.enabled && config.tracing.exporter == TracingExporter::Jaeger {
         // Flipt's deprecation text; spans still reach Jaeger, over OTLP.
         warnings.push(

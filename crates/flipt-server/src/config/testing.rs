@@ -101,6 +101,18 @@ pub fn common_cases<S: ServiceConfig>() -> Vec<KeyCase<S>> {
         case("services.cache.timeout", "2s", |c| {
             c.services.cache.timeout == Duration::from_secs(2)
         }),
+        case("services.cache.resolve_interval", "30s", |c| {
+            c.services.cache.resolve_interval == Duration::from_secs(30)
+        }),
+        case("server.grpc_conn_max_age", "5m", |c| {
+            c.server.grpc_conn_max_age == Duration::from_secs(300)
+        }),
+        case("server.grpc_conn_max_age_grace", "20s", |c| {
+            c.server.grpc_conn_max_age_grace == Duration::from_secs(20)
+        }),
+        case("server.grpc_conn_max_idle_time", "1h", |c| {
+            c.server.grpc_conn_max_idle_time == Duration::from_secs(3600)
+        }),
         case("services.telemetry.address", "http://reporter:9002", |c| {
             c.services.telemetry.address == "http://reporter:9002"
         }),
