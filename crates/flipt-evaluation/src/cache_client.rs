@@ -1,6 +1,8 @@
-//! Client of the cache service: one pooled HTTP/2 channel, a deadline on
-//! every call, and a single retry for reads that failed before reaching the
-//! server (all cache calls are idempotent reads, so this is safe).
+//! Client of the cache service: calls go round-robin over the cache
+//! replicas (`replicas`), with a deadline on every call; a read that failed
+//! in transport or was refused by a replica that cannot answer is tried on
+//! another replica within the same deadline (all cache calls are idempotent
+//! reads, so this is safe).
 
 use std::{sync::Arc, time::Duration};
 
@@ -9,7 +11,10 @@ use flipt_server::ServiceAddress;
 use tonic::{Code, Status};
 use tower::util::BoxCloneSyncService;
 
-use crate::error::EvaluationError;
+use crate::{error::EvaluationError, replicas::Replicas};
+
+/// Tries of one call: each on another replica while there are others.
+const MAX_ATTEMPTS: usize = 4;
 
 /// A type-erased gRPC channel, so observability layers can wrap the tonic
 /// channel without leaking their types into this crate's API. The error
@@ -22,29 +27,10 @@ pub(crate) type GrpcChannel = BoxCloneSyncService<
     tonic::transport::Error,
 >;
 
-/// Builds the lazily connected channel to the cache service at
-/// `services.cache`. Connection errors surface on the first call, so a cache
-/// service that starts later (or restarts) is picked up without restarting
-/// this service.
-pub(crate) fn connect_lazy(
-    target: &ServiceAddress,
-) -> Result<tonic::transport::Channel, EvaluationError> {
-    let endpoint = target
-        .endpoint()
-        .map_err(|err| EvaluationError::CacheUnavailable {
-            address: target.address.clone(),
-            detail: format!("invalid address: {err}"),
-        })?
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_while_idle(true);
-    Ok(endpoint.connect_lazy())
-}
-
 /// Reads flag state from the cache service.
 #[derive(Clone)]
 pub(crate) struct CacheClient {
-    inner: CacheServiceClient<GrpcChannel>,
+    replicas: Replicas<GrpcChannel>,
     /// `services.cache.address`, for messages; shared, since the client is
     /// cloned with every REST request's state.
     address: Arc<str>,
@@ -53,10 +39,10 @@ pub(crate) struct CacheClient {
 }
 
 impl CacheClient {
-    /// Wraps an already layered channel to the cache service at `target`.
-    pub(crate) fn new(channel: GrpcChannel, target: &ServiceAddress) -> Self {
+    /// A client over `replicas` of the cache service at `target`.
+    pub(crate) fn new(replicas: Replicas<GrpcChannel>, target: &ServiceAddress) -> Self {
         Self {
-            inner: CacheServiceClient::new(channel),
+            replicas,
             address: Arc::from(target.address.trim()),
             timeout: target.timeout,
         }
@@ -130,13 +116,23 @@ impl CacheClient {
         Fut: std::future::Future<Output = Result<tonic::Response<Resp>, Status>>,
     {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let mut tried = Vec::new();
+        let mut last_failure = None;
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut replica = self.replicas.pick(&tried);
+            if replica.is_none() && attempt == 2 {
+                // One replica only: a second try on it, as a stale
+                // connection is replaced by a fresh one.
+                tried.clear();
+                replica = self.replicas.pick(&tried);
+            }
+            let Some(replica) = replica else { break };
+            tried.push(replica.addr);
             let mut req = tonic::Request::new(request.clone());
             let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
             req.set_timeout(remaining);
-            let result = tokio::time::timeout_at(deadline, send(self.inner.clone(), req)).await;
+            let client = CacheServiceClient::new(replica.channel.clone());
+            let result = tokio::time::timeout_at(deadline, send(client, req)).await;
             let status = match result {
                 Ok(Ok(response)) => return Ok(response.into_inner()),
                 Ok(Err(status)) => status,
@@ -152,23 +148,28 @@ impl CacheClient {
                     ));
                 }
                 // The call failed in transport (connection refused or
-                // reset, stream refused by a cache service shutting down):
-                // retry once, within the same deadline.
-                code if (code == Code::Unavailable || from_transport(&status))
-                    && attempt == 1
-                    && !deadline_passed(deadline) =>
-                {
-                    continue;
+                // reset, stream refused by a replica shutting down) or the
+                // replica cannot answer: try another one, within the same
+                // deadline.
+                code if code == Code::Unavailable || from_transport(&status) => {
+                    replica.mark_failed();
+                    tracing::debug!(replica = %replica.addr, status = %transport_detail(&status), "cache call failed; trying another replica");
+                    last_failure = Some(transport_detail(&status));
+                    if deadline_passed(deadline) {
+                        break;
+                    }
                 }
-                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => {
-                    return Err(self.unavailable(&transport_detail(&status)));
-                }
-                _ if from_transport(&status) => {
+                Code::DeadlineExceeded | Code::Cancelled => {
                     return Err(self.unavailable(&transport_detail(&status)));
                 }
                 _ => return Err(EvaluationError::Cache(status)),
             }
         }
+        Err(self.unavailable(
+            last_failure
+                .as_deref()
+                .unwrap_or("no cache replica resolved yet"),
+        ))
     }
 
     fn unavailable(&self, detail: &str) -> EvaluationError {

@@ -17,10 +17,11 @@ mod metrics;
 mod observe;
 mod ofrep;
 mod readiness;
+mod replicas;
 mod rest;
 mod snapshot;
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use flipt_otel::{
     GrpcClientMetrics, GrpcMetricsLayer, GrpcServerMetrics, HttpMetricsLayer, HttpServerMetrics,
@@ -43,13 +44,15 @@ pub use crate::{
     },
     config::{EvaluationServiceConfig, NO_TOKENS_WARNING},
     error::EvaluationError,
+    replicas::{Resolve, SystemResolver},
     rest::http_status,
 };
 use crate::{
-    cache_client::{CacheClient, connect_lazy},
+    cache_client::{CacheClient, GrpcChannel},
     evaluator::Evaluator,
     grpc::GrpcApi,
     metrics::EvaluationMetrics,
+    replicas::{Discovery, Replicas},
 };
 
 /// Build version reported in metrics and logs.
@@ -78,13 +81,34 @@ pub enum RunError {
     Serve(#[from] flipt_server::ServeError),
 }
 
-/// Runs the evaluation service on `listeners` until `shutdown` resolves.
+/// Runs the evaluation service on `listeners` until `shutdown` resolves,
+/// resolving `services.cache.address` with the system resolver.
 pub async fn run(
     config: Config<EvaluationServiceConfig>,
     listeners: Listeners,
     registry: Registry,
     tracing: ServiceTracing,
     shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RunError> {
+    run_with_resolver(
+        config,
+        listeners,
+        registry,
+        tracing,
+        shutdown,
+        Arc::new(SystemResolver),
+    )
+    .await
+}
+
+/// [`run`] with the resolver of `services.cache.address`'s host given.
+pub async fn run_with_resolver(
+    config: Config<EvaluationServiceConfig>,
+    listeners: Listeners,
+    registry: Registry,
+    tracing: ServiceTracing,
+    shutdown: impl Future<Output = ()> + Send,
+    resolver: Arc<dyn Resolve>,
 ) -> Result<(), RunError> {
     let target = &config.services.cache;
     let address = target.get().ok_or_else(|| {
@@ -93,7 +117,6 @@ pub async fn run(
     let uri: http::Uri = address
         .parse()
         .map_err(|err| RunError::CacheAddress(format!("{err}")))?;
-    let channel = connect_lazy(target)?;
     let internal_token = config.services.internal_token()?;
     let internal_credential =
         flipt_server::auth::internal_token_layer(internal_token.as_ref().map(|t| t.expose()))
@@ -132,13 +155,21 @@ pub async fn run(
     if metrics_on {
         register_runtime_metrics(&registry, tokio::runtime::Handle::current())?;
     }
-    let instrumented = ServiceBuilder::new()
-        .layer(tracing.client_layer().with_peer(&uri))
-        .layer(GrpcMetricsLayer::from(client_metrics))
-        .layer(internal_credential)
-        .service(channel.clone())
-        .map_response(|response| response.map(tonic::body::Body::new));
-    let cache = CacheClient::new(BoxCloneSyncService::new(instrumented), target);
+    let client_layer = tracing.client_layer().with_peer(&uri);
+    let wrap: replicas::Wrap<GrpcChannel> = Arc::new(move |channel| {
+        let instrumented = ServiceBuilder::new()
+            .layer(client_layer.clone())
+            .layer(GrpcMetricsLayer::from(client_metrics.clone()))
+            .layer(internal_credential.clone())
+            .service(channel)
+            .map_response(|response| response.map(tonic::body::Body::new));
+        BoxCloneSyncService::new(instrumented)
+    });
+    let discovery = Discovery::new(target, resolver, wrap)?;
+    let replicas = Replicas::default();
+    // The first resolution before serving, so the first calls find replicas.
+    discovery.refresh(&replicas).await;
+    let cache = CacheClient::new(replicas.clone(), target);
     let limits = config.service.evaluation.limits;
     let evaluator = Evaluator::new(cache)
         .with_metrics(evaluation_metrics)
@@ -151,9 +182,10 @@ pub async fn run(
     let tasks = BackgroundTasks::new();
     let usage = flipt_usage::UsageFacts::default();
     flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
+    tasks.spawn(discovery.run(replicas.clone(), tasks.token()));
     tasks.spawn(readiness::probe_cache(
         // Health checks need no internal token.
-        channel,
+        replicas,
         target.timeout,
         health.clone(),
         tasks.token(),
@@ -216,6 +248,7 @@ pub async fn run(
             router.layer(http_metrics)
         })
         .grace_period(config.server.shutdown_grace_period)
+        .grpc_connections(&config.server)
         .serve(listeners, shutdown)
         .await;
     tasks.shutdown(config.server.shutdown_grace_period).await;

@@ -1,12 +1,13 @@
 //! Readiness of the evaluation service: it can answer only while the cache
-//! service does, so a background probe asks the cache's gRPC health service
-//! and mirrors the answer into this process's health.
+//! service does, so a background probe asks the gRPC health service of
+//! every cache replica and reports SERVING while at least one serves.
+//! Liveness (`flipt_server::LIVENESS_SERVICE`) does not follow this.
 
 use std::time::Duration;
 
+use crate::replicas::Replicas;
 use flipt_server::Health;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
@@ -16,23 +17,28 @@ pub(crate) const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Probes the cache service until `stop` is cancelled. Uses the plain
 /// channel, not the instrumented one, so probes do not show up as traces.
-pub(crate) async fn probe_cache(
-    channel: Channel,
+pub(crate) async fn probe_cache<C: Send + Sync + 'static>(
+    replicas: Replicas<C>,
     timeout: Duration,
     health: Health,
     stop: CancellationToken,
 ) {
-    let mut client = HealthClient::new(channel);
     let mut was_serving = None;
     loop {
-        let mut request = tonic::Request::new(HealthCheckRequest {
-            service: String::new(),
-        });
-        request.set_timeout(timeout);
-        let serving = match tokio::time::timeout(timeout, client.check(request)).await {
-            Ok(Ok(response)) => response.into_inner().status() == ServingStatus::Serving,
-            Ok(Err(_)) | Err(_) => false,
-        };
+        let mut serving = false;
+        for replica in replicas.all().iter() {
+            let mut client = HealthClient::new(replica.plain.clone());
+            let mut request = tonic::Request::new(HealthCheckRequest {
+                service: String::new(),
+            });
+            request.set_timeout(timeout);
+            if let Ok(Ok(response)) = tokio::time::timeout(timeout, client.check(request)).await
+                && response.into_inner().status() == ServingStatus::Serving
+            {
+                serving = true;
+                break;
+            }
+        }
         health.set_serving(serving);
         if was_serving != Some(serving) {
             // Log transitions only, so an outage is one line, not one per probe.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::{Router, body::Body};
 use flipt_proto::evaluation as pb;
-use flipt_server::ServiceAddress;
+use flipt_server::CacheAddress;
 use http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use proptest::prelude::*;
@@ -22,8 +22,9 @@ use tower::{ServiceExt as _, util::BoxCloneSyncService};
 
 use super::{decode, router};
 use crate::{
-    cache_client::{CacheClient, connect_lazy},
+    cache_client::{CacheClient, GrpcChannel},
     evaluator::Evaluator,
+    replicas::{Discovery, Replicas, SystemResolver, Wrap},
 };
 
 pub(crate) fn cases() -> u32 {
@@ -44,12 +45,14 @@ pub(crate) fn closed_cache_evaluator() -> Evaluator {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .expect("reserve a local port");
-    let target = ServiceAddress {
-        address: format!("http://{closed}"),
-        timeout: Duration::from_millis(200),
-    };
-    let channel = connect_lazy(&target).expect("channel");
-    let cache = CacheClient::new(BoxCloneSyncService::new(channel), &target);
+    let mut target = CacheAddress::new(format!("http://{closed}"));
+    target.timeout = Duration::from_millis(200);
+    let wrap: Wrap<GrpcChannel> = std::sync::Arc::new(BoxCloneSyncService::new);
+    let discovery =
+        Discovery::new(&target, std::sync::Arc::new(SystemResolver), wrap).expect("discovery");
+    let replicas = Replicas::default();
+    discovery.fill(&replicas, &[closed]);
+    let cache = CacheClient::new(replicas, &target);
     Evaluator::new(cache)
 }
 
