@@ -146,6 +146,7 @@ pub async fn run(
         .map_grpc(move |router| router.layer(metrics_layer).layer(trace_layer))
         .map_http(move |router| router.layer(HttpMetricsLayer::from(http_metrics)))
         .grace_period(config.server.shutdown_grace_period)
+        .grpc_connections(&config.server)
         .serve(listeners, shutdown)
         .await;
     tasks.shutdown(config.server.shutdown_grace_period).await;
