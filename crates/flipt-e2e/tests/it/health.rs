@@ -1,7 +1,8 @@
 //! Health and readiness: `grpc.health.v1.Health` per service name and
 //! HTTP `/health` in Flipt's shape; the evaluation service is ready only
 //! while the cache service answers; the cache service never serves without
-//! loaded flags. (NOT_SERVING during shutdown: `shutdown.rs`.)
+//! loaded flags; liveness (service `liveness`) stays SERVING through a
+//! cache outage. (NOT_SERVING during shutdown: `shutdown.rs`.)
 
 use std::time::Duration;
 
@@ -73,6 +74,8 @@ async fn every_service_name_is_serving_and_http_health_has_flipts_shape() {
         (&evaluation, "flipt.evaluation.DataService"),
         (&cache, ""),
         (&cache, "flipt.cache.v1.CacheService"),
+        (&evaluation, "liveness"),
+        (&cache, "liveness"),
     ] {
         assert_eq!(
             check(url, service).await,
@@ -109,6 +112,20 @@ async fn evaluation_is_ready_only_while_the_cache_answers() {
         check(&stack.evaluation.grpc_url(), "").await,
         Ok(ServingStatus::NotServing)
     );
+    // Liveness does not follow the cache: a cache outage must not get the
+    // evaluation processes restarted.
+    assert_eq!(
+        check(&stack.evaluation.grpc_url(), "liveness").await,
+        Ok(ServingStatus::Serving)
+    );
+    let live = reqwest::Client::new()
+        .get(format!("{evaluation}/health?service=liveness"))
+        .timeout(WAIT)
+        .send()
+        .await
+        .expect("GET /health?service=liveness");
+    assert_eq!(live.status().as_u16(), 200);
+    assert_eq!(live.text().await.expect("body"), r#"{"status":"SERVING"}"#);
 
     stack.restart_cache().await.expect("restart cache");
     wait_http_health(&evaluation, 200).await;
