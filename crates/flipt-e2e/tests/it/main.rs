@@ -22,6 +22,7 @@ mod ofrep_traces;
 mod protocols;
 mod readme;
 mod redis;
+mod replicas;
 mod security;
 mod shutdown;
 mod smoke;

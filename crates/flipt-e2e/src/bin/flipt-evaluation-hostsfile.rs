@@ -1,0 +1,77 @@
+//! `flipt-evaluation` with the cache address's host resolved from a file
+//! instead of DNS, for the multi-replica tests: loopback has no name that
+//! resolves to several addresses which a test can change. The file
+//! (`E2E_CACHE_HOSTS_FILE`) holds one IP address per line; it is read again
+//! on every resolution, so a test adds and removes replicas by rewriting
+//! it. Everything after resolution is the production code path
+//! (`flipt_evaluation::run_with_resolver`).
+
+use std::{
+    future::Future,
+    io,
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+    pin::Pin,
+    sync::Arc,
+};
+
+use anyhow::Context as _;
+use flipt_evaluation::{EvaluationServiceConfig, Resolve, VERSION, run_with_resolver};
+use flipt_server::{Cli, Listeners, load_or_exit, parse_args, shutdown_signal};
+
+/// Resolves any host to the addresses listed in a file.
+struct FileResolver {
+    path: PathBuf,
+}
+
+impl Resolve for FileResolver {
+    fn resolve<'a>(
+        &'a self,
+        _host: &'a str,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>> {
+        Box::pin(async move {
+            let text = tokio::fs::read_to_string(&self.path).await?;
+            let mut addrs = Vec::new();
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                let ip: IpAddr = line.parse().map_err(|err| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{line}: {err}"))
+                })?;
+                addrs.push(SocketAddr::new(ip, port));
+            }
+            Ok(addrs)
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let path = std::env::var_os("E2E_CACHE_HOSTS_FILE")
+        .context("E2E_CACHE_HOSTS_FILE must name the hosts file")?;
+    let cli: Cli = parse_args();
+    let loaded = load_or_exit::<EvaluationServiceConfig>(&cli);
+    let config = loaded.config.clone();
+    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
+    let guard = flipt_otel::init(
+        "flipt-evaluation",
+        VERSION,
+        &config.log,
+        &config.tracing,
+        &env,
+    )?;
+    loaded.log_warnings();
+    let registry = flipt_otel::service_registry("flipt-evaluation", VERSION)?;
+    let listeners = Listeners::bind(&config.server).await?;
+    let resolver = Arc::new(FileResolver { path: path.into() });
+    let result = run_with_resolver(
+        config,
+        listeners,
+        registry,
+        guard.tracing().clone(),
+        shutdown_signal(),
+        resolver,
+    )
+    .await;
+    guard.shutdown().await?;
+    result.map_err(anyhow::Error::from)
+}
