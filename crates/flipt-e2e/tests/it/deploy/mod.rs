@@ -13,6 +13,7 @@ use serde_norway::Value as Yaml;
 
 use crate::dashboards::grafana::repo_root;
 
+mod kubernetes;
 mod observability;
 
 /// Compose service → (gRPC, HTTP) ports of DESIGN.md §3.
