@@ -33,7 +33,7 @@ pub use config::testing;
 pub use config::{
     CACHE_GRPC_PORT, CACHE_HTTP_PORT, CacheAddress, Config, ConfigError, DEFAULT_RESOLVE_INTERVAL,
     EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding,
-    MASK, Propagator, Protocol, Secret, ServiceAddress, ServiceConfig,
+    MASK, Propagator, Protocol, Secret, ServerConfig, ServiceAddress, ServiceConfig,
     TELEMETRY_REPORTER_GRPC_PORT, TELEMETRY_REPORTER_HTTP_PORT, TracingExporter, duration,
     load_from, port, read_secret_file, to_yaml,
 };

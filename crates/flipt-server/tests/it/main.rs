@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod conn;
 mod process;
 mod serve;
 mod support;
