@@ -207,7 +207,11 @@ async fn replicas_share_calls_and_rolling_restarts_fail_no_evaluation() {
                         tally.failed.fetch_add(1, Ordering::SeqCst);
                         let mut first = tally.first_failures.lock().unwrap();
                         if first.len() < 5 {
-                            first.push(format!("{failure:?}"));
+                            let sent = match &failure {
+                                Ok(Err(s)) => !never_sent(s),
+                                _ => true,
+                            };
+                            first.push(format!("{failure:?} (sent: {sent})"));
                         }
                     }
                 }
