@@ -38,7 +38,7 @@ use crate::config::ServerConfig;
 /// off, as in Flipt (Go's keepalive treats an unset duration as infinite).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ConnLimits {
-    /// `server.grpc_conn_max_age`
+    /// `server.grpc_conn_max_age` (± 10 % per connection)
     pub(crate) max_age: Duration,
     /// `server.grpc_conn_max_age_grace`
     pub(crate) max_age_grace: Duration,
@@ -117,7 +117,7 @@ where
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(counted));
     let mut conn = pin!(conn);
 
-    let age = optional_sleep(limits.max_age);
+    let age = optional_sleep(jittered(limits.max_age));
     let idle = activity.idle_for(limits.max_idle);
     let close = tokio::select! {
         result = conn.as_mut() => {
@@ -142,6 +142,18 @@ where
     } else if tokio::time::timeout(grace, conn).await.is_err() {
         tracing::debug!(?grace, "grpc connection outlived its age grace; closed");
     }
+}
+
+/// `age` ± up to 10 %, as grpc-go does, so connections opened together
+/// (after a restart of every client) are not all closed together again.
+fn jittered(age: Duration) -> Duration {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    // A fresh `RandomState` has random keys: enough randomness for a spread.
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let spread = (random % 2001) as f64 / 1000.0 - 1.0;
+    age.mul_f64(1.0 + 0.1 * spread)
 }
 
 /// Resolves after `after`, or never when it is zero.
@@ -240,5 +252,24 @@ impl http_body::Body for Tracked {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_spread_within_ten_percent() {
+        let age = Duration::from_secs(100);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            let jittered = jittered(age);
+            assert!(jittered >= Duration::from_secs(90), "{jittered:?}");
+            assert!(jittered <= Duration::from_secs(110), "{jittered:?}");
+            seen.insert(jittered);
+        }
+        assert!(seen.len() > 100, "ages spread: {} distinct", seen.len());
+        assert_eq!(jittered(Duration::ZERO), Duration::ZERO);
     }
 }
