@@ -34,8 +34,9 @@ stack:
 	@tools/stack.sh
 
 # Tools the tests drive: Python clients and protoc in .venv, Flipt's and
-# OpenFeature's npm SDKs in tests/clients/node_modules, and a headless
-# Chromium for the OFREP web provider in a browser.
+# OpenFeature's npm SDKs in tests/clients/node_modules, a headless
+# Chromium for the OFREP web provider in a browser, and kubectl to render
+# deploy/kubernetes.
 tools:
 	@tools/venv.sh
 	@tools/node.sh
@@ -43,6 +44,7 @@ tools:
 	@tools/ensure-redis.sh
 	@tools/ensure-docker-compose.sh
 	@tools/ensure-chromium.sh
+	@tools/ensure-kubectl.sh
 
 test: tools
 	$(CARGO) build --workspace --all-targets
