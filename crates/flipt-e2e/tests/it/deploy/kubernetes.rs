@@ -188,6 +188,51 @@ fn container_env(container: &Yaml) -> BTreeMap<String, String> {
     env
 }
 
+/// Writes the Secret volumes `container` mounts into `dir` (a test value
+/// per key) and points env values under their mount paths there, so the
+/// binary reads files where the kubelet would put them.
+fn materialise_secrets(
+    pod: &Yaml,
+    container: &Yaml,
+    env: &mut BTreeMap<String, String>,
+    dir: &std::path::Path,
+) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for mount in container["volumeMounts"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        let volume_name = &mount["name"];
+        let Some(volume) = pod["volumes"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|v| &v["name"] == volume_name)
+        else {
+            panic!("volume {volume_name:?} is declared");
+        };
+        if volume["secret"].is_null() {
+            continue;
+        }
+        let secret = volume["secret"]["secretName"].as_str().expect("secretName");
+        secrets.push(secret.to_owned());
+        let local = dir.join(secret);
+        std::fs::create_dir_all(&local).expect("secret dir");
+        for item in volume["secret"]["items"].as_sequence().expect("items") {
+            let path = item["path"].as_str().expect("item path");
+            std::fs::write(local.join(path), "test-secret-value\n").expect("secret file");
+        }
+        let mount_path = mount["mountPath"].as_str().expect("mountPath");
+        for value in env.values_mut() {
+            if let Some(rest) = value.strip_prefix(mount_path) {
+                *value = format!("{}{rest}", local.display());
+            }
+        }
+    }
+    secrets
+}
+
 fn port_named(container: &Yaml, port: &str) -> u64 {
     container["ports"]
         .as_sequence()
@@ -216,7 +261,11 @@ fn containers_match_their_binaries_effective_config() {
                 continue;
             };
             seen.push((*program).to_owned());
-            let env = container_env(container);
+            let mut env = container_env(container);
+            let secrets_dir = tempfile::tempdir().expect("temp dir");
+            let secrets = materialise_secrets(pod, container, &mut env, secrets_dir.path());
+            // Every service holds the same internal token.
+            assert_eq!(secrets, ["flipt-internal-token"], "{program}");
             let output = Command::new(binary(program))
                 .args(&args[1..])
                 .arg("--print-config")
@@ -263,6 +312,17 @@ fn containers_match_their_binaries_effective_config() {
                 let target = port["targetPort"].as_str().expect("named targetPort");
                 let _ = port_named(container, target);
             }
+            let token_file = config["services"]["internal_token_file"]
+                .as_str()
+                .expect("token file");
+            assert_eq!(
+                token_file,
+                format!(
+                    "{}/flipt-internal-token/token",
+                    secrets_dir.path().display()
+                ),
+                "{program} reads the internal token from the Secret"
+            );
             if *program == "flipt-cache" {
                 assert_eq!(
                     service["spec"]["clusterIP"], "None",
