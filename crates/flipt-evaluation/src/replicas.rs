@@ -10,6 +10,12 @@
 //! [`FAILED_COOLDOWN`], and the failed call is tried on another replica
 //! (see `cache_client`).
 //!
+//! Why not tonic's balanced channel (tower's power-of-two-choices over a
+//! discover stream): its endpoints connect lazily, so a replica that
+//! refuses connections still looks ready and keeps being picked, and a
+//! retry cannot ask for a different replica. Here a retry names the
+//! replicas already tried, and a failing one is skipped for a while.
+//!
 //! Resolution goes through [`Resolve`]: the system resolver in the binary,
 //! a test's own list in tests, with the same code path after it.
 

@@ -33,7 +33,7 @@ const CALLERS: usize = 4;
 struct Tally {
     ok: AtomicU64,
     failed: AtomicU64,
-    /// Calls sent again because they never left this process (see
+    /// Calls sent again because the server never processed them (see
     /// `never_sent`).
     resent: AtomicU64,
     first_failures: std::sync::Mutex<Vec<String>>,
@@ -45,17 +45,26 @@ impl Tally {
     }
 }
 
-/// True when the call failed before it was written to any connection: the
-/// connection it was queued on closed first (a GOAWAY of age or of
-/// shutdown). gRPC clients resend such calls transparently (gRPC's
-/// transparent retry); tonic leaves that to the caller, so this client
-/// does it, at most `RESENDS` times per call. The server never saw them.
+/// True when the server never processed the call: it was queued on a
+/// connection that closed before the call was written (hyper's canceled),
+/// or its stream was opened after the server's GOAWAY named a lower last
+/// stream (h2 fails exactly those streams with the GOAWAY). gRPC clients
+/// resend such calls transparently (gRPC's transparent retry); tonic leaves
+/// that to the caller, so this client does it, at most `RESENDS` times per
+/// call.
 fn never_sent(status: &tonic::Status) -> bool {
     let mut source = std::error::Error::source(status);
     while let Some(err) = source {
         if err
             .downcast_ref::<hyper::Error>()
             .is_some_and(hyper::Error::is_canceled)
+        {
+            return true;
+        }
+        if let Some(h2) = err.downcast_ref::<h2::Error>()
+            && h2.is_go_away()
+            && h2.is_remote()
+            && h2.reason() == Some(h2::Reason::NO_ERROR)
         {
             return true;
         }
