@@ -101,6 +101,37 @@ pub async fn run(
     .await
 }
 
+/// The `flipt-evaluation` process after the arguments: loads the config,
+/// starts logs, traces and metrics, binds, and serves until SIGTERM/SIGINT,
+/// resolving `services.cache.address` with `resolver` (the binary passes
+/// [`SystemResolver`]). Flushes spans last.
+pub async fn main_with_resolver(
+    cli: &flipt_server::Cli,
+    resolver: Arc<dyn Resolve>,
+) -> anyhow::Result<()> {
+    let loaded = flipt_server::load_or_exit::<EvaluationServiceConfig>(cli);
+    let config = loaded.config.clone();
+    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
+    let guard = flipt_otel::init(
+        "flipt-evaluation",
+        VERSION,
+        &config.log,
+        &config.tracing,
+        &env,
+    )?;
+    loaded.log_warnings();
+    let registry = flipt_otel::service_registry("flipt-evaluation", VERSION)?;
+    let listeners = Listeners::bind(&config.server).await?;
+    let shutdown = flipt_server::shutdown_signal();
+    let traces = guard.tracing().clone();
+    let result = run_with_resolver(config, listeners, registry, traces, shutdown, resolver).await;
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "flipt-evaluation stopped");
+    }
+    guard.shutdown().await?;
+    result.map_err(anyhow::Error::from)
+}
+
 /// [`run`] with the resolver of `services.cache.address`'s host given.
 pub async fn run_with_resolver(
     config: Config<EvaluationServiceConfig>,

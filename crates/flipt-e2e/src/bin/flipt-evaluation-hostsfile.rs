@@ -4,7 +4,7 @@
 //! (`E2E_CACHE_HOSTS_FILE`) holds one IP address per line; it is read again
 //! on every resolution, so a test adds and removes replicas by rewriting
 //! it. Everything after resolution is the production code path
-//! (`flipt_evaluation::run_with_resolver`).
+//! (`flipt_evaluation::main_with_resolver`).
 
 use std::{
     future::Future,
@@ -16,8 +16,8 @@ use std::{
 };
 
 use anyhow::Context as _;
-use flipt_evaluation::{EvaluationServiceConfig, Resolve, VERSION, run_with_resolver};
-use flipt_server::{Cli, Listeners, load_or_exit, parse_args, shutdown_signal};
+use flipt_evaluation::{Resolve, main_with_resolver};
+use flipt_server::{Cli, parse_args};
 
 /// Resolves any host to the addresses listed in a file.
 struct FileResolver {
@@ -49,29 +49,5 @@ async fn main() -> anyhow::Result<()> {
     let path = std::env::var_os("E2E_CACHE_HOSTS_FILE")
         .context("E2E_CACHE_HOSTS_FILE must name the hosts file")?;
     let cli: Cli = parse_args();
-    let loaded = load_or_exit::<EvaluationServiceConfig>(&cli);
-    let config = loaded.config.clone();
-    let env: std::collections::HashMap<String, String> = flipt_server::process_env().collect();
-    let guard = flipt_otel::init(
-        "flipt-evaluation",
-        VERSION,
-        &config.log,
-        &config.tracing,
-        &env,
-    )?;
-    loaded.log_warnings();
-    let registry = flipt_otel::service_registry("flipt-evaluation", VERSION)?;
-    let listeners = Listeners::bind(&config.server).await?;
-    let resolver = Arc::new(FileResolver { path: path.into() });
-    let result = run_with_resolver(
-        config,
-        listeners,
-        registry,
-        guard.tracing().clone(),
-        shutdown_signal(),
-        resolver,
-    )
-    .await;
-    guard.shutdown().await?;
-    result.map_err(anyhow::Error::from)
+    main_with_resolver(&cli, Arc::new(FileResolver { path: path.into() })).await
 }

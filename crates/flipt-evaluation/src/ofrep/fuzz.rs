@@ -7,34 +7,15 @@
 //! Shares the REST fuzzing setup (`FLIPT_FUZZ_CASES`, an evaluator whose
 //! cache service is a port nothing listens on).
 
-use std::time::Duration;
-
-use axum::body::Body;
-use http::{Request, StatusCode};
-use http_body_util::BodyExt as _;
+use http::StatusCode;
 use proptest::prelude::*;
-use tower::ServiceExt as _;
 
 use super::{router, wire};
 use crate::rest::fuzz::{cases, closed_cache_evaluator, runtime};
 
-/// Posts `body` and returns the status and parsed JSON body.
+/// Posts `body` to the OFREP router and returns the status and parsed JSON body.
 async fn post(path: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
-    let app = router(closed_cache_evaluator());
-    let request = Request::post(path).body(Body::from(body)).expect("request");
-    let response = tokio::time::timeout(Duration::from_secs(5), app.oneshot(request))
-        .await
-        .expect("answered in time")
-        .expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-    (status, json)
+    crate::rest::fuzz::post(router(closed_cache_evaluator()), path, body).await
 }
 
 /// OFREP's error body for `status`; `key` is set on single-flag answers.

@@ -57,7 +57,11 @@ pub(crate) fn closed_cache_evaluator() -> Evaluator {
 }
 
 /// Posts `body` and returns the status and parsed JSON body.
-async fn post(app: Router, path: &str, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+pub(crate) async fn post(
+    app: Router,
+    path: &str,
+    body: Vec<u8>,
+) -> (StatusCode, serde_json::Value) {
     let request = Request::post(path).body(Body::from(body)).expect("request");
     let response = tokio::time::timeout(Duration::from_secs(5), app.oneshot(request))
         .await

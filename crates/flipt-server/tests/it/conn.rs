@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use axum::body::Bytes;
-use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
-    TelemetryReporterService, TelemetryReporterServiceServer,
-};
-use flipt_proto::telemetry::v1::{ReportRequest, ReportResponse};
+use flipt_proto::telemetry::v1::telemetry_reporter_service_server::TelemetryReporterServiceServer;
 use flipt_server::{Health, Listeners, Server, ServerConfig};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http2::SendRequest;
@@ -21,33 +18,7 @@ use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
-use crate::support::WAIT;
-
-/// A reporter whose `Report` announces itself and then waits for the gate.
-#[derive(Clone)]
-struct Held {
-    entered: mpsc::UnboundedSender<()>,
-    gate: CancellationToken,
-}
-
-#[tonic::async_trait]
-impl TelemetryReporterService for Held {
-    async fn report(
-        &self,
-        _request: tonic::Request<ReportRequest>,
-    ) -> Result<tonic::Response<ReportResponse>, tonic::Status> {
-        let _ = self.entered.send(());
-        self.gate.cancelled().await;
-        Ok(tonic::Response::new(ReportResponse::default()))
-    }
-
-    async fn preview(
-        &self,
-        _request: tonic::Request<flipt_proto::telemetry::v1::PreviewRequest>,
-    ) -> Result<tonic::Response<flipt_proto::telemetry::v1::PreviewResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("not used by these tests"))
-    }
-}
+use crate::support::{GatedReporter, WAIT};
 
 struct Setup {
     sender: SendRequest<Full<Bytes>>,
@@ -73,10 +44,12 @@ async fn setup(max_age: Duration, grace: Duration, max_idle: Duration) -> Result
     let health = Health::new(["flipt.telemetry.v1.TelemetryReporterService"]);
     health.set_serving(true);
     let server = Server::new(health)
-        .grpc(Routes::new(TelemetryReporterServiceServer::new(Held {
-            entered: entered_tx,
-            gate: gate.clone(),
-        })))
+        .grpc(Routes::new(TelemetryReporterServiceServer::new(
+            GatedReporter {
+                entered: entered_tx,
+                gate: gate.clone(),
+            },
+        )))
         .grpc_connections(&server_config);
     let stop = CancellationToken::new();
     let until = stop.clone();

@@ -8,11 +8,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use axum::Router;
 use axum::routing::get;
+use flipt_proto::telemetry::v1::ReportRequest;
 use flipt_proto::telemetry::v1::telemetry_reporter_service_client::TelemetryReporterServiceClient;
-use flipt_proto::telemetry::v1::telemetry_reporter_service_server::{
-    TelemetryReporterService, TelemetryReporterServiceServer,
-};
-use flipt_proto::telemetry::v1::{ReportRequest, ReportResponse};
+use flipt_proto::telemetry::v1::telemetry_reporter_service_server::TelemetryReporterServiceServer;
 use flipt_server::{BackgroundTasks, Health, Listeners, ServeError, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,35 +28,9 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::support::WAIT;
+use crate::support::{GatedReporter, WAIT};
 
 const REPORTER: &str = "flipt.telemetry.v1.TelemetryReporterService";
-
-/// A reporter whose `Report` announces itself and then waits for the gate.
-#[derive(Clone)]
-struct GatedReporter {
-    entered: mpsc::UnboundedSender<()>,
-    gate: CancellationToken,
-}
-
-#[tonic::async_trait]
-impl TelemetryReporterService for GatedReporter {
-    async fn report(
-        &self,
-        _request: tonic::Request<ReportRequest>,
-    ) -> Result<tonic::Response<ReportResponse>, tonic::Status> {
-        let _ = self.entered.send(());
-        self.gate.cancelled().await;
-        Ok(tonic::Response::new(ReportResponse::default()))
-    }
-
-    async fn preview(
-        &self,
-        _request: tonic::Request<flipt_proto::telemetry::v1::PreviewRequest>,
-    ) -> Result<tonic::Response<flipt_proto::telemetry::v1::PreviewResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("not used by these tests"))
-    }
-}
 
 struct Running {
     grpc: SocketAddr,

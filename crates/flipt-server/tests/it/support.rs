@@ -1,6 +1,10 @@
 //! A service config like the cache service's, and small helpers.
 
+use flipt_proto::telemetry::v1::telemetry_reporter_service_server::TelemetryReporterService;
+use flipt_proto::telemetry::v1::{ReportRequest, ReportResponse};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use flipt_server::{Config, InvalidValue, Secret, ServiceConfig};
 use serde::{Deserialize, Serialize};
@@ -98,3 +102,29 @@ impl ServiceConfig for CacheSections {
 
 /// Bounds every await in a test.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// A reporter whose `Report` announces itself and then waits for the gate.
+#[derive(Clone)]
+pub(crate) struct GatedReporter {
+    pub(crate) entered: mpsc::UnboundedSender<()>,
+    pub(crate) gate: CancellationToken,
+}
+
+#[tonic::async_trait]
+impl TelemetryReporterService for GatedReporter {
+    async fn report(
+        &self,
+        _request: tonic::Request<ReportRequest>,
+    ) -> Result<tonic::Response<ReportResponse>, tonic::Status> {
+        let _ = self.entered.send(());
+        self.gate.cancelled().await;
+        Ok(tonic::Response::new(ReportResponse::default()))
+    }
+
+    async fn preview(
+        &self,
+        _request: tonic::Request<flipt_proto::telemetry::v1::PreviewRequest>,
+    ) -> Result<tonic::Response<flipt_proto::telemetry::v1::PreviewResponse>, tonic::Status> {
+        Err(tonic::Status::unimplemented("not used by these tests"))
+    }
+}
