@@ -183,6 +183,15 @@ impl CacheService for EchoCache {
     ) -> Result<Response<cache::GetNamespaceSnapshotResponse>, Status> {
         Err(Status::unimplemented("not part of the baseline"))
     }
+
+    type WatchNamespacesStream = tokio_stream::Empty<Result<cache::NamespaceVersions, Status>>;
+
+    async fn watch_namespaces(
+        &self,
+        _request: Request<cache::WatchNamespacesRequest>,
+    ) -> Result<Response<Self::WatchNamespacesStream>, Status> {
+        Err(Status::unimplemented("not part of the baseline"))
+    }
 }
 
 /// Server A.

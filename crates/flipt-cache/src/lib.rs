@@ -9,6 +9,7 @@ mod convert;
 mod metrics;
 mod reload;
 mod service;
+mod watch;
 
 use std::future::Future;
 
@@ -29,6 +30,7 @@ use crate::{
     metrics::{CacheMetrics, StorageMetrics},
     reload::reload_hook,
     service::FlagStateService,
+    watch::NamespaceWatch,
 };
 pub use crate::{
     backend::BackendError,
@@ -107,7 +109,11 @@ pub async fn run(
     let cache_metrics = metrics_on
         .then(|| CacheMetrics::register(&registry, &backend))
         .transpose()?;
-    let service = FlagStateService::new(store.subscribe(), backend).with_metrics(cache_metrics);
+    // Watches end when shutdown begins, so they do not hold the drain open.
+    let stop_watches = tokio_util::sync::CancellationToken::new();
+    let watch = NamespaceWatch::new(store.subscribe(), tracing.clone(), stop_watches.clone());
+    let service =
+        FlagStateService::new(store.subscribe(), backend, watch).with_metrics(cache_metrics);
 
     let server_metrics = metrics_on
         .then(|| GrpcServerMetrics::register(&registry))
@@ -147,7 +153,10 @@ pub async fn run(
         .map_http(move |router| router.layer(HttpMetricsLayer::from(http_metrics)))
         .grace_period(config.server.shutdown_grace_period)
         .grpc_connections(&config.server)
-        .serve(listeners, shutdown)
+        .serve(listeners, async move {
+            shutdown.await;
+            stop_watches.cancel();
+        })
         .await;
     tasks.shutdown(config.server.shutdown_grace_period).await;
     result.map_err(RunError::from)

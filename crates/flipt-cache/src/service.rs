@@ -5,7 +5,7 @@
 //! and the request's SERVER span says whether it hit and which backend
 //! served it (`flipt.cache.hit`, `flipt.cache.backend`).
 
-use std::sync::Arc;
+use std::{pin::Pin, sync::Arc};
 
 use flipt_proto::{
     cache::v1::{self as pb, cache_service_server::CacheService, evaluation_state_result},
@@ -21,6 +21,7 @@ use crate::{
     backend::{Backend, BackendError, Entry, EntryKey, EntryType, entry_key},
     convert::flag_to_proto,
     metrics::CacheMetrics,
+    watch::NamespaceWatch,
 };
 
 /// Serves flag state from the latest loaded snapshot through a backend.
@@ -30,15 +31,23 @@ pub(crate) struct FlagStateService {
     backend: Backend,
     /// `None` when `metrics.enabled` is false.
     metrics: Option<Arc<CacheMetrics>>,
+    /// Pushes namespace versions to watchers.
+    watch: NamespaceWatch,
 }
 
 impl FlagStateService {
-    /// A service reading the snapshot published on `snapshots`.
-    pub(crate) fn new(snapshots: watch::Receiver<Snapshot>, backend: Backend) -> Self {
+    /// A service reading the snapshot published on `snapshots`, pushing
+    /// its versions through `watch`.
+    pub(crate) fn new(
+        snapshots: watch::Receiver<Snapshot>,
+        backend: Backend,
+        watch: NamespaceWatch,
+    ) -> Self {
         Self {
             snapshots,
             backend,
             metrics: None,
+            watch,
         }
     }
 
@@ -202,8 +211,21 @@ pub(crate) struct NamespaceSnapshot {
     pub snapshot: Arc<EvaluationNamespaceSnapshot>,
 }
 
+/// The stream of one `WatchNamespaces` call.
+type VersionStream =
+    Pin<Box<dyn futures::Stream<Item = Result<pb::NamespaceVersions, Status>> + Send + 'static>>;
+
 #[tonic::async_trait]
 impl CacheService for FlagStateService {
+    type WatchNamespacesStream = VersionStream;
+
+    async fn watch_namespaces(
+        &self,
+        _request: Request<pb::WatchNamespacesRequest>,
+    ) -> Result<Response<Self::WatchNamespacesStream>, Status> {
+        Ok(Response::new(Box::pin(self.watch.stream())))
+    }
+
     async fn get_evaluation_state(
         &self,
         request: Request<pb::GetEvaluationStateRequest>,

@@ -11,23 +11,22 @@
 //! OFREP's bulk request, every flag of a namespace, is in [`bulk`].
 
 mod bulk;
+mod fetch;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use flipt_core::{Evaluation, EvaluationError as CoreError, Flag, FlagType, resolve_namespace};
-use flipt_proto::{
-    cache::v1::{FlagRef, evaluation_state_result},
-    evaluation::{self as pb, evaluation_response::Response as Answer},
-};
+use flipt_core::{Evaluation, EvaluationError as CoreError, FlagType};
+use flipt_proto::evaluation::{self as pb, evaluation_response::Response as Answer};
 
 pub(crate) use self::bulk::{BulkOutcome, BulkRequest};
 use crate::{
     cache_client::CacheClient,
-    convert::{answer, batch_entry, flag_from_proto},
+    convert::{answer, batch_entry},
     error::EvaluationError,
     limits::Limits,
     metrics::EvaluationMetrics,
+    near_cache::NearCache,
     observe::{self, Evaluated},
     snapshot::{SnapshotOutcome, namespace_snapshot},
 };
@@ -36,6 +35,8 @@ use crate::{
 #[derive(Clone)]
 pub(crate) struct Evaluator {
     cache: CacheClient,
+    /// `None` when `services.cache.near_cache.enabled` is false.
+    near: Option<NearCache>,
     /// `None` when `metrics.enabled` is false.
     metrics: Option<Arc<EvaluationMetrics>>,
     /// Checked before any flag state is fetched.
@@ -47,9 +48,17 @@ impl Evaluator {
     pub(crate) fn new(cache: CacheClient) -> Self {
         Self {
             cache,
+            near: None,
             metrics: None,
             limits: Limits::default(),
         }
+    }
+
+    /// Keeps flag state between requests in `near` (`None`: ask the cache
+    /// service every time).
+    pub(crate) fn with_near_cache(mut self, near: Option<NearCache>) -> Self {
+        self.near = near;
+        self
     }
 
     /// Rejects requests beyond `limits` (`evaluation.limits.*`).
@@ -123,28 +132,29 @@ impl Evaluator {
     ) -> Result<Answer, EvaluationError> {
         self.limits.check_request(&request)?;
         let started = Instant::now();
-        let (namespace, version, flag) = self
+        let state = self
             .fetch_flag(
                 &request.namespace_key,
                 &request.flag_key,
                 &request.reference,
             )
             .await?;
+        let flag = &state.flag;
         let evaluation = match asked {
             Some(asked) => {
-                flipt_core::evaluate_as(asked, &flag, &request.entity_id, &request.context)
-                    .map_err(|err| self.failed(&namespace, &flag.key, started, err))?
+                flipt_core::evaluate_as(asked, flag, &request.entity_id, &request.context)
+                    .map_err(|err| self.failed(&state.namespace, &flag.key, started, err))?
             }
-            None => flipt_core::evaluate(&flag, &request.entity_id, &request.context),
+            None => flipt_core::evaluate(flag, &request.entity_id, &request.context),
         };
         let request_id = request_id_or_new(request.request_id);
         let mut answer = self.answer(
             Subject {
-                namespace: &namespace,
-                version: &version,
+                namespace: &state.namespace,
+                version: &state.etag,
                 entity_id: &request.entity_id,
             },
-            flag.key,
+            flag.key.clone(),
             evaluation,
             started.elapsed(),
             |evaluated| evaluated.annotate_current_span(&request_id),
@@ -168,54 +178,27 @@ impl Evaluator {
     ) -> Result<pb::BatchEvaluationResponse, EvaluationError> {
         self.limits.check_batch(&request)?;
         let started = Instant::now();
-        let refs = request
-            .requests
-            .iter()
-            .map(|r| FlagRef {
-                namespace_key: r.namespace_key.clone(),
-                flag_key: r.flag_key.clone(),
-            })
-            .collect();
         let states = self
-            .cache
-            .evaluation_states(refs, &request.reference)
+            .fetch_batch(&request.requests, &request.reference)
             .await?;
-        if states.len() != request.requests.len() {
-            return Err(EvaluationError::Cache(tonic::Status::internal(format!(
-                "asked for {} flags, got {}",
-                request.requests.len(),
-                states.len()
-            ))));
-        }
 
         // Each entry's latency is the shared fetch plus its own evaluation.
         let fetched = started.elapsed();
         let mut responses = Vec::with_capacity(request.requests.len());
         for (inner, state) in request.requests.into_iter().zip(states) {
-            let (namespace, version, flag) = match state.result {
-                Some(evaluation_state_result::Result::State(state)) => match state.flag {
-                    Some(flag) => (
-                        resolved_namespace(state.namespace_key, &inner.namespace_key),
-                        state.namespace_etag,
-                        flag_from_proto(flag),
-                    ),
-                    None => return Err(missing_flag_state()),
-                },
-                Some(evaluation_state_result::Result::NotFound(_)) => {
-                    responses.push(not_found_entry(inner));
-                    continue;
-                }
-                None => return Err(missing_flag_state()),
+            let Some(state) = state else {
+                responses.push(not_found_entry(inner));
+                continue;
             };
             let evaluated_at = Instant::now();
-            let evaluation = flipt_core::evaluate(&flag, &inner.entity_id, &inner.context);
+            let evaluation = flipt_core::evaluate(&state.flag, &inner.entity_id, &inner.context);
             let mut answer = self.answer(
                 Subject {
-                    namespace: &namespace,
-                    version: &version,
+                    namespace: &state.namespace,
+                    version: &state.etag,
                     entity_id: &inner.entity_id,
                 },
-                flag.key,
+                state.flag.key.clone(),
                 evaluation,
                 fetched + evaluated_at.elapsed(),
                 |evaluated| evaluated.add_current_span_event(),
@@ -267,23 +250,6 @@ impl Evaluator {
             accept_server_version,
         )
         .await
-    }
-
-    /// The flag's state, the namespace it resolved to and that namespace's
-    /// version (its etag).
-    async fn fetch_flag(
-        &self,
-        namespace_key: &str,
-        flag_key: &str,
-        reference: &str,
-    ) -> Result<(String, String, Flag), EvaluationError> {
-        let state = self
-            .cache
-            .evaluation_state(namespace_key, flag_key, reference)
-            .await?;
-        let flag = state.flag.ok_or_else(missing_flag_state)?;
-        let namespace = resolved_namespace(state.namespace_key, namespace_key);
-        Ok((namespace, state.namespace_etag, flag_from_proto(flag)))
     }
 
     /// Observes one evaluation of an existing flag (its metrics, and the
@@ -358,16 +324,6 @@ fn stamped_fields(
     }
 }
 
-/// The namespace the cache resolved a request to; falls back to resolving
-/// the request's own key if the cache left it empty.
-fn resolved_namespace(from_cache: String, requested: &str) -> String {
-    if from_cache.is_empty() {
-        resolve_namespace(requested).to_owned()
-    } else {
-        from_cache
-    }
-}
-
 /// The error entry of a batch for a flag that does not exist; the namespace
 /// is reported as sent (possibly empty), as Flipt does.
 fn not_found_entry(inner: pb::EvaluationRequest) -> pb::EvaluationResponse {
@@ -376,10 +332,6 @@ fn not_found_entry(inner: pb::EvaluationRequest) -> pb::EvaluationResponse {
         namespace_key: inner.namespace_key,
         reason: pb::ErrorEvaluationReason::NotFoundErrorEvaluationReason as i32,
     }))
-}
-
-fn missing_flag_state() -> EvaluationError {
-    EvaluationError::Cache(tonic::Status::internal("cache response without flag state"))
 }
 
 /// A request's id, or a new UUID v4 when the caller sent none.

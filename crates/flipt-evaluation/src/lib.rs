@@ -14,6 +14,7 @@ mod evaluator;
 mod grpc;
 mod limits;
 mod metrics;
+mod near_cache;
 mod observe;
 mod ofrep;
 mod readiness;
@@ -52,6 +53,7 @@ use crate::{
     evaluator::Evaluator,
     grpc::GrpcApi,
     metrics::EvaluationMetrics,
+    near_cache::{NearCache, NearCacheMetrics},
     replicas::{Discovery, Replicas},
 };
 
@@ -201,8 +203,21 @@ pub async fn run_with_resolver(
     // The first resolution before serving, so the first calls find replicas.
     discovery.refresh(&replicas).await;
     let cache = CacheClient::new(replicas.clone(), target);
+    let near_cache = if target.near_cache.enabled {
+        let near_metrics = metrics_on
+            .then(|| NearCacheMetrics::register(&registry))
+            .transpose()?;
+        let near = NearCache::new(&target.near_cache, target.max_staleness, near_metrics);
+        if metrics_on {
+            near.register_gauges(&registry)?;
+        }
+        Some(near)
+    } else {
+        None
+    };
     let limits = config.service.evaluation.limits;
     let evaluator = Evaluator::new(cache)
+        .with_near_cache(near_cache.clone())
         .with_metrics(evaluation_metrics)
         .with_limits(limits);
 
@@ -214,6 +229,14 @@ pub async fn run_with_resolver(
     let usage = flipt_usage::UsageFacts::default();
     flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
     tasks.spawn(discovery.run(replicas.clone(), tasks.token()));
+    if let Some(near) = near_cache {
+        tasks.spawn(near_cache::watch::run(
+            replicas.clone(),
+            near,
+            tracing.clone(),
+            tasks.token(),
+        ));
+    }
     tasks.spawn(readiness::probe_cache(
         // Health checks need no internal token.
         replicas,

@@ -199,7 +199,7 @@ impl EvaluationMetrics {
     }
 }
 
-fn metric_error(name: &'static str) -> impl Fn(prometheus::Error) -> OtelError {
+pub(crate) fn metric_error(name: &'static str) -> impl Fn(prometheus::Error) -> OtelError {
     move |source| OtelError::Metric { name, source }
 }
 

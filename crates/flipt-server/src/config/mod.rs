@@ -307,17 +307,55 @@ pub struct CacheAddress {
     /// again, so new replicas get calls and gone ones are dropped.
     #[serde(with = "duration")]
     pub resolve_interval: Duration,
+    /// `services.cache.near_cache.*`: flag state kept in the evaluation
+    /// service.
+    pub near_cache: NearCacheConfig,
+    /// `services.cache.max_staleness`: how long the evaluation service
+    /// keeps answering from its near cache once it lost the cache service
+    /// (0: for as long as it runs).
+    #[serde(with = "duration")]
+    pub max_staleness: Duration,
 }
 
 /// Default for `services.cache.resolve_interval`.
 pub const DEFAULT_RESOLVE_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Default for `services.cache.max_staleness`: a day, long enough to ride
+/// out an outage of the cache service overnight.
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(24 * 3600);
+
 impl CacheAddress {
-    /// An address with the default timeout and resolve interval.
+    /// An address with the default timeout, resolve interval, near cache
+    /// and staleness bound.
     pub fn new(address: impl Into<String>) -> Self {
         Self {
             target: ServiceAddress::new(address),
             resolve_interval: DEFAULT_RESOLVE_INTERVAL,
+            near_cache: NearCacheConfig::default(),
+            max_staleness: DEFAULT_MAX_STALENESS,
+        }
+    }
+}
+
+/// `services.cache.near_cache.*`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NearCacheConfig {
+    /// `services.cache.near_cache.enabled`: keep flag state between
+    /// requests, kept current by the cache service's pushed versions.
+    pub enabled: bool,
+    /// `services.cache.near_cache.max_entries`: flags kept at most.
+    pub max_entries: u64,
+}
+
+/// Default for `services.cache.near_cache.max_entries`.
+pub const DEFAULT_NEAR_CACHE_MAX_ENTRIES: u64 = 10_000;
+
+impl Default for NearCacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_entries: DEFAULT_NEAR_CACHE_MAX_ENTRIES,
         }
     }
 }
@@ -381,6 +419,14 @@ fn validate_common<S>(config: &Config<S>, warnings: &mut Vec<String>) -> Result<
             "services.cache.resolve_interval",
             "0",
             "expected a positive duration such as 10s",
+        ));
+    }
+    let near_cache = &config.services.cache.near_cache;
+    if near_cache.enabled && near_cache.max_entries == 0 {
+        return Err(InvalidValue::string(
+            "services.cache.near_cache.max_entries",
+            "0",
+            "expected a positive number (or services.cache.near_cache.enabled: false)",
         ));
     }
     if config.tracing.enabled && config.tracing.exporter == TracingExporter::Jaeger {

@@ -104,6 +104,15 @@ pub fn common_cases<S: ServiceConfig>() -> Vec<KeyCase<S>> {
         case("services.cache.resolve_interval", "30s", |c| {
             c.services.cache.resolve_interval == Duration::from_secs(30)
         }),
+        case("services.cache.near_cache.enabled", "false", |c| {
+            !c.services.cache.near_cache.enabled
+        }),
+        case("services.cache.near_cache.max_entries", "50", |c| {
+            c.services.cache.near_cache.max_entries == 50
+        }),
+        case("services.cache.max_staleness", "0s", |c| {
+            c.services.cache.max_staleness.is_zero()
+        }),
         case("server.grpc_conn_max_age", "5m", |c| {
             c.server.grpc_conn_max_age == Duration::from_secs(300)
         }),
