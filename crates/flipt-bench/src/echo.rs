@@ -9,7 +9,11 @@
 //!   port answers `POST /evaluate/v1/variant` the same way, over a bare
 //!   hyper HTTP/1.1 server.
 //!
-//! Neither does anything else: no flag lookup, no evaluation, no metrics,
+//! * Server One is A without the hop: it answers every call (and the REST
+//!   route) with A's prebuilt response at once, the ceiling of a service
+//!   that holds its state in process (the near cache's case).
+//!
+//! None does anything else: no flag lookup, no evaluation, no metrics,
 //! no tracing. Each runs in its own process (`flipt-bench echo-server`), so
 //! the chain is client process → A process → B process, as with the
 //! services.
@@ -51,6 +55,8 @@ pub enum Role {
     A,
     /// Stands in for cache.
     B,
+    /// A without the hop to B.
+    One,
 }
 
 /// Options of one echo server process.
@@ -86,13 +92,17 @@ pub async fn serve(options: EchoOptions) -> Result<()> {
                     .serve_with_incoming_shutdown(incoming, terminated()),
             )
         }
-        Role::A => {
-            let Some(upstream) = options.upstream.as_deref() else {
-                bail!("echo server A needs --upstream");
+        Role::A | Role::One => {
+            let cache = match (options.role, options.upstream.as_deref()) {
+                (Role::One, _) => None,
+                (_, Some(upstream)) => Some(CacheServiceClient::new(upstream_channel(
+                    upstream,
+                    options.timeout,
+                )?)),
+                (_, None) => bail!("echo server A needs --upstream"),
             };
-            let upstream = upstream_channel(upstream, options.timeout)?;
             let service = EchoEvaluation {
-                cache: CacheServiceClient::new(upstream),
+                cache,
                 payloads: Arc::clone(&payloads),
                 timeout: options.timeout,
             };
@@ -194,23 +204,27 @@ impl CacheService for EchoCache {
     }
 }
 
-/// Server A.
+/// Server A (server One without a cache client).
 #[derive(Clone)]
 struct EchoEvaluation {
-    cache: CacheServiceClient<Channel>,
+    cache: Option<CacheServiceClient<Channel>>,
     payloads: Arc<Payloads>,
     timeout: Duration,
 }
 
 impl EchoEvaluation {
-    /// A's one call to B per request, with the deadline evaluation sets.
+    /// A's one call to B per request, with the deadline evaluation sets
+    /// (none for server One).
     async fn fetch_state(&self, namespace: &str, flag: &str) -> Result<(), Status> {
+        let Some(cache) = &self.cache else {
+            return Ok(());
+        };
         let mut request = Request::new(cache::GetEvaluationStateRequest {
             flag: Some(flag_ref(namespace, flag)),
             reference: String::new(),
         });
         request.set_timeout(self.timeout);
-        self.cache.clone().get_evaluation_state(request).await?;
+        cache.clone().get_evaluation_state(request).await?;
         Ok(())
     }
 }
@@ -255,10 +269,9 @@ impl EvaluationService for EchoEvaluation {
             reference: request.reference,
         });
         upstream.set_timeout(self.timeout);
-        self.cache
-            .clone()
-            .batch_get_evaluation_state(upstream)
-            .await?;
+        if let Some(cache) = &self.cache {
+            cache.clone().batch_get_evaluation_state(upstream).await?;
+        }
         Ok(Response::new(
             self.payloads.batch.clone().unwrap_or_default(),
         ))

@@ -11,11 +11,13 @@
 #![allow(unreachable_pub)]
 
 mod echo;
+mod goals;
 mod load;
 mod micro;
 mod otlp;
 mod payloads;
 mod process;
+mod propagation;
 mod report;
 mod rest;
 mod run;
@@ -101,6 +103,9 @@ struct RunArgs {
     /// `services.cache.timeout`).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
     upstream_timeout: Duration,
+    /// Flag edits of the propagation measurement (0: skip it).
+    #[arg(long, default_value_t = 100)]
+    edits: usize,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +185,7 @@ async fn bench(args: RunArgs) -> Result<()> {
         modes: args.modes,
         scenarios: args.scenarios,
         upstream_timeout: args.upstream_timeout,
+        edits: args.edits,
     };
     let report = run::run(&options).await?;
     report.write_json(&out)?;

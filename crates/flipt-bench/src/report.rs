@@ -10,9 +10,10 @@ use serde::Serialize;
 
 use crate::{
     load::LoadOutcome,
-    micro::{FIVE_BY_THREE, Micro},
+    micro::Micro,
+    propagation::Propagation,
     scenario::Scenario,
-    stack::Mode,
+    stack::{Hops, Mode},
 };
 
 const MIB: f64 = 1024.0;
@@ -30,6 +31,8 @@ pub struct Report {
     pub memory: Vec<Memory>,
     /// Spans the services exported, per mode.
     pub spans: Vec<SpanCount>,
+    /// Flag edit propagation to every evaluation replica.
+    pub propagation: Option<Propagation>,
     /// Engine micro-benchmark.
     pub micro: Vec<Micro>,
     /// Goals and whether they hold.
@@ -183,6 +186,8 @@ pub struct Row {
     pub service: Measured,
     /// The echo chain, run right before.
     pub baseline: Measured,
+    /// Which echo baseline `baseline` is.
+    pub hops: Hops,
     /// Median over the slices of the services' req/s divided by the echo
     /// chain's in the slice just before: the figure the goals use.
     pub ratio: f64,
@@ -235,7 +240,7 @@ impl Memory {
         }
     }
 
-    fn is_service(&self) -> bool {
+    pub(crate) fn is_service(&self) -> bool {
         self.process.starts_with("flipt-")
     }
 }
@@ -274,84 +279,6 @@ impl Report {
             .find(|row| row.mode == mode && row.scenario == scenario)
     }
 
-    /// Checks the goals against the measurements.
-    pub fn evaluate_goals(&mut self) {
-        let mut goals = Vec::new();
-        for (mode, bound) in [(Mode::Metrics, 0.8), (Mode::Traced, 0.6)] {
-            let ratio = self.row(mode, Scenario::GrpcVariant).map(|row| row.ratio);
-            goals.push(Goal {
-                name: format!("gRPC Variant vs echo chain, {}", mode.label()),
-                target: format!(">= {bound:.2}"),
-                measured: ratio.map_or_else(|| "not run".to_owned(), |r| format!("{r:.2}")),
-                met: ratio.map(|r| r >= bound),
-            });
-        }
-
-        // Each run is compared with the baseline run right before it, so
-        // the cost of metrics is the drop of that ratio: machine load that
-        // changed between the two runs cancels out.
-        let off = self.row(Mode::Off, Scenario::GrpcVariant);
-        let on = self.row(Mode::Metrics, Scenario::GrpcVariant);
-        let cost = match (off, on) {
-            (Some(off), Some(on)) if off.ratio > 0.0 => Some((
-                1.0 - on.ratio / off.ratio,
-                1.0 - on.service.rps / off.service.rps,
-            )),
-            _ => None,
-        };
-        goals.push(Goal {
-            name: "metrics on vs off, gRPC Variant throughput cost".to_owned(),
-            target: "<= 5%".to_owned(),
-            measured: cost.map_or_else(
-                || "not run".to_owned(),
-                |(normalised, raw)| {
-                    format!(
-                        "{:.1}% (raw req/s: {:.1}%)",
-                        normalised * 100.0,
-                        raw * 100.0
-                    )
-                },
-            ),
-            met: cost.map(|(normalised, _)| normalised <= 0.05),
-        });
-
-        let services: Vec<&Memory> = self.memory.iter().filter(|m| m.is_service()).collect();
-        for (name, bound, pick) in [
-            (
-                "idle RSS per service",
-                20.0,
-                (|m: &Memory| m.idle_mib) as fn(&Memory) -> f64,
-            ),
-            ("RSS per service under load", 64.0, |m: &Memory| m.load_mib),
-        ] {
-            let worst = services
-                .iter()
-                .map(|m| (pick(m), m.process.as_str()))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            goals.push(Goal {
-                name: format!("{name} (largest)"),
-                target: format!("<= {bound:.0} MiB"),
-                measured: worst.map_or_else(
-                    || "not run".to_owned(),
-                    |(mib, process)| format!("{mib:.1} MiB ({process})"),
-                ),
-                met: worst.map(|(mib, _)| mib <= bound),
-            });
-        }
-
-        let five_by_three = self.micro.iter().find(|m| m.id == FIVE_BY_THREE);
-        goals.push(Goal {
-            name: "flipt-core evaluation, 5 rules x 3 constraints".to_owned(),
-            target: "< 2000 ns".to_owned(),
-            measured: five_by_three.map_or_else(
-                || "not run (cargo bench -p flipt-core)".to_owned(),
-                |m| format!("{:.0} ns", m.mean_ns),
-            ),
-            met: five_by_three.map(|m| m.mean_ns < 2000.0),
-        });
-        self.goals = goals;
-    }
-
     /// Writes the JSON report, creating its directory.
     pub fn write_json(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
@@ -384,7 +311,7 @@ impl Report {
 
         let _ = writeln!(
             out,
-            "{:<22} {:<17} {:>8} {:>7} {:>7} {:>8} {:>6} | {:>8} {:>7} {:>7} | {:>5} {:>9}",
+            "{:<24} {:<17} {:>8} {:>7} {:>7} {:>8} {:>6} | {:<10} {:>8} {:>7} {:>7} | {:>5} {:>9}",
             "mode",
             "scenario",
             "req/s",
@@ -392,6 +319,7 @@ impl Report {
             "p99 ms",
             "p999 ms",
             "errors",
+            "baseline",
             "base r/s",
             "b p50",
             "b p99",
@@ -402,7 +330,7 @@ impl Report {
             let (sv, b) = (&row.service, &row.baseline);
             let _ = writeln!(
                 out,
-                "{:<22} {:<17} {:>8.0} {:>7.3} {:>7.3} {:>8.3} {:>6} | {:>8.0} {:>7.3} {:>7.3} | {:>5.2} {:>9}",
+                "{:<24} {:<17} {:>8.0} {:>7.3} {:>7.3} {:>8.3} {:>6} | {:<10} {:>8.0} {:>7.3} {:>7.3} | {:>5.2} {:>9}",
                 row.mode.label(),
                 row.scenario.label(),
                 sv.rps,
@@ -410,6 +338,7 @@ impl Report {
                 sv.p99_ms,
                 sv.p999_ms,
                 sv.errors,
+                row.hops.label(),
                 b.rps,
                 b.p50_ms,
                 b.p99_ms,
@@ -463,6 +392,14 @@ impl Report {
                 spans.received,
                 spans.expected,
                 spans.requests
+            );
+        }
+
+        if let Some(p) = &self.propagation {
+            let _ = writeln!(
+                out,
+                "\nflag edit -> all {} evaluation replicas answer it ({} edits): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                p.replicas, p.edits, p.p50_ms, p.p99_ms, p.max_ms
             );
         }
 

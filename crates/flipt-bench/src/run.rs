@@ -12,9 +12,10 @@ use crate::{
     otlp::SpanSink,
     payloads,
     process::Process,
+    propagation,
     report::{Machine, Measured, Memory, Report, Row, Settings, SpanCount, load_average},
     scenario::Scenario,
-    stack::{EchoChain, Mode, Services},
+    stack::{EchoChain, Hops, Mode, Services},
 };
 
 /// What to run and where things are.
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub scenarios: Vec<Scenario>,
     /// Echo server A's deadline on B (evaluation's default cache timeout).
     pub upstream_timeout: Duration,
+    /// Flag edits of the propagation measurement (0: skip it).
+    pub edits: usize,
 }
 
 /// Runs everything and returns the report (goals evaluated).
@@ -56,6 +59,7 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
         results: Vec::new(),
         memory: Vec::new(),
         spans: Vec::new(),
+        propagation: None,
         micro: micro::read(&options.criterion_dir),
         goals: Vec::new(),
     };
@@ -67,6 +71,14 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
     }
     sink.stop().await;
     result?;
+    if options.edits > 0 {
+        progress(format_args!("propagation: {} flag edits", options.edits));
+        report.propagation = Some(
+            propagation::measure(&options.bin_dir, &options.out_dir.join("config"), options.edits)
+                .await
+                .context("measuring edit propagation")?,
+        );
+    }
     report.machine.load_after = load_average();
     report.evaluate_goals();
     Ok(report)
@@ -109,22 +121,31 @@ async fn run_modes(
         let chain = echo
             .as_ref()
             .ok_or_else(|| anyhow!("the echo chain did not start"))?;
-        let echo_idle = idle_rss(&chain.processes())?;
+        let hops = mode.hops();
+        let echo_idle = idle_rss(&chain.processes(Hops::Two))?;
+        let one_idle = chain.one.rss_kib()?;
 
         let spans_before = sink.spans();
         let mut service_peaks = [0_u64; 2];
         let mut echo_peaks = [0_u64; 2];
+        let mut one_peak = 0_u64;
         let mut traced_requests = 0;
         let mut expected_spans = 0;
         for &scenario in &options.scenarios {
             let pair = drive_pair(scenario, mode, options, chain, &services).await?;
             let (baseline, service) = (pair.baseline, pair.service);
-            merge_peaks(&mut echo_peaks, &baseline);
+            match hops {
+                Hops::Two => merge_peaks(&mut echo_peaks, &baseline),
+                Hops::One => {
+                    let sampled = baseline.processes.first().map_or(0, |p| p.peak_rss_kib);
+                    one_peak = one_peak.max(sampled);
+                }
+            }
             merge_peaks(&mut service_peaks, &service);
             traced_requests += service.total;
-            expected_spans += service.total * scenario.spans_per_request();
+            expected_spans += service.total * scenario.spans_per_request(mode.near_cache());
             let service = Measured::new(&service, &names(&services.processes()));
-            let baseline = Measured::new(&baseline, &names(&chain.processes()));
+            let baseline = Measured::new(&baseline, &names(&chain.processes(hops)));
             let overall_ratio = if baseline.rps > 0.0 {
                 service.rps / baseline.rps
             } else {
@@ -135,6 +156,7 @@ async fn run_modes(
                 scenario,
                 service,
                 baseline,
+                hops,
                 ratio: median(&pair.slice_ratios),
                 overall_ratio,
                 slice_ratios: pair.slice_ratios,
@@ -151,7 +173,7 @@ async fn run_modes(
             ));
         }
         if first_echo {
-            for (index, process) in chain.processes().iter().enumerate() {
+            for (index, process) in chain.processes(Hops::Two).iter().enumerate() {
                 report.memory.push(Memory::from_kib(
                     mode,
                     process.name(),
@@ -160,6 +182,13 @@ async fn run_modes(
                     process.rss_kib()?,
                 ));
             }
+            report.memory.push(Memory::from_kib(
+                mode,
+                chain.one.name(),
+                one_idle,
+                one_peak,
+                chain.one.rss_kib()?,
+            ));
         }
 
         // SIGTERM makes the services flush their last spans before exiting,
@@ -214,12 +243,13 @@ async fn drive_pair(
             duration: options.load.duration / rounds,
             ..options.load
         };
+        let hops = mode.hops();
         let slice = drive(
             scenario,
-            "echo chain",
-            chain.target(),
+            hops.label(),
+            chain.target(hops),
             settings,
-            &chain.processes(),
+            &chain.processes(hops),
         )
         .await?;
         let baseline_rps = slice.rps();
@@ -240,7 +270,7 @@ async fn drive_pair(
     let (Some(baseline), Some(service)) = (baseline, service) else {
         return Err(anyhow!("no load run"));
     };
-    log_outcome(scenario, "echo chain", &baseline);
+    log_outcome(scenario, mode.hops().label(), &baseline);
     log_outcome(scenario, mode.label(), &service);
     Ok(Pair {
         baseline,

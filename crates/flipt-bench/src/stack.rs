@@ -21,20 +21,39 @@ pub enum Mode {
     Off,
     /// Metrics on; tracing on with `sampling_ratio: 0` (no span recorded).
     Metrics,
+    /// As [`Mode::Metrics`], with `services.cache.near_cache.enabled: false`:
+    /// every evaluation asks the cache service.
+    NearCacheOff,
     /// Metrics on; every request traced and exported over OTLP.
     Traced,
 }
 
 impl Mode {
     /// Every mode, in report order.
-    pub const ALL: [Mode; 3] = [Mode::Off, Mode::Metrics, Mode::Traced];
+    pub const ALL: [Mode; 4] = [Mode::Off, Mode::Metrics, Mode::NearCacheOff, Mode::Traced];
 
     /// Name in the printed table.
     pub fn label(self) -> &'static str {
         match self {
             Mode::Off => "observability off",
             Mode::Metrics => "metrics, sampled 0",
+            Mode::NearCacheOff => "metrics, near cache off",
             Mode::Traced => "metrics, all traced",
+        }
+    }
+
+    /// Whether the evaluation service keeps flag state in its near cache.
+    pub fn near_cache(self) -> bool {
+        self != Mode::NearCacheOff
+    }
+
+    /// The baseline of this mode's rows: what the services do per request
+    /// without doing anything else. With the near cache, one hop.
+    pub fn hops(self) -> Hops {
+        if self.near_cache() {
+            Hops::One
+        } else {
+            Hops::Two
         }
     }
 
@@ -42,7 +61,7 @@ impl Mode {
     fn observability_yaml(self, otlp_endpoint: &str) -> String {
         let (metrics, tracing, ratio) = match self {
             Mode::Off => (false, false, 1.0),
-            Mode::Metrics => (true, true, 0.0),
+            Mode::Metrics | Mode::NearCacheOff => (true, true, 0.0),
             Mode::Traced => (true, true, 1.0),
         };
         format!(
@@ -120,7 +139,7 @@ impl Services {
         let tag = format!("{mode:?}").to_lowercase();
         let cache_config = config_dir.join(format!("flipt-cache.{tag}.yml"));
         std::fs::write(&cache_config, cache_yaml(mode, otlp_endpoint, flags))?;
-        let evaluation_config = config_dir.join(format!("flipt-evaluation.{tag}.yml"));
+        let evaluation_config = evaluation_config(config_dir, mode);
         std::fs::write(&evaluation_config, evaluation_yaml(mode, otlp_endpoint))?;
 
         let mut command = clean_command(&binary(bin_dir, "flipt-cache")?);
@@ -128,13 +147,7 @@ impl Services {
         let cache = Process::spawn("flipt-cache", command).await?;
         cache.wait_healthy().await?;
 
-        let mut command = clean_command(&binary(bin_dir, "flipt-evaluation")?);
-        command.arg("--config").arg(&evaluation_config).env(
-            "FLIPT_SERVICES_CACHE_ADDRESS",
-            format!("http://{}", cache.grpc),
-        );
-        let evaluation = Process::spawn("flipt-evaluation", command).await?;
-        evaluation.wait_healthy().await?;
+        let evaluation = start_evaluation(bin_dir, &evaluation_config, &cache, mode).await?;
         Ok(Self { cache, evaluation })
     }
 
@@ -159,6 +172,34 @@ impl Services {
     }
 }
 
+/// Where [`Services::start`] writes the evaluation service's config file
+/// for `mode`.
+pub fn evaluation_config(config_dir: &Path, mode: Mode) -> PathBuf {
+    let tag = format!("{mode:?}").to_lowercase();
+    config_dir.join(format!("flipt-evaluation.{tag}.yml"))
+}
+
+/// Starts `flipt-evaluation` with `config`, pointed at `cache`, with the
+/// near cache as `mode` says, and waits until it reports SERVING.
+pub async fn start_evaluation(
+    bin_dir: &Path,
+    config: &Path,
+    cache: &Process,
+    mode: Mode,
+) -> Result<Process> {
+    let mut command = clean_command(&binary(bin_dir, "flipt-evaluation")?);
+    command
+        .arg("--config")
+        .arg(config)
+        .env("FLIPT_SERVICES_CACHE_ADDRESS", format!("http://{}", cache.grpc));
+    if !mode.near_cache() {
+        command.env("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
+    }
+    let evaluation = Process::spawn("flipt-evaluation", command).await?;
+    evaluation.wait_healthy().await?;
+    Ok(evaluation)
+}
+
 /// `bin_dir/name`, which must exist.
 fn binary(bin_dir: &Path, name: &str) -> Result<PathBuf> {
     let path = bin_dir.join(name);
@@ -171,12 +212,34 @@ fn binary(bin_dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Echo servers A and B, running.
+/// Which echo baseline a row is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hops {
+    /// Client → echo server One (tonic / hyper answering prepared bytes).
+    One,
+    /// Client → echo server A → echo server B.
+    Two,
+}
+
+impl Hops {
+    /// Name in the printed table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Hops::One => "1-hop echo",
+            Hops::Two => "2-hop echo",
+        }
+    }
+}
+
+/// Echo servers A and B, and the one-hop server, running.
 pub struct EchoChain {
     /// Server A (stands in for evaluation).
     pub a: Process,
     /// Server B (stands in for cache).
     pub b: Process,
+    /// Server One (evaluation answering from memory).
+    pub one: Process,
 }
 
 impl EchoChain {
@@ -202,27 +265,34 @@ impl EchoChain {
         let mut command = echo("a");
         command.arg("--upstream").arg(format!("http://{}", b.grpc));
         let a = Process::spawn("echo A", command).await?;
-        Ok(Self { a, b })
+        let one = Process::spawn("echo 1-hop", echo("one")).await?;
+        Ok(Self { a, b, one })
     }
 
-    /// Where clients send load.
-    pub fn target(&self) -> Target {
+    /// Where clients send load for the `hops` baseline.
+    pub fn target(&self, hops: Hops) -> Target {
+        let front = self.processes(hops)[0];
         Target {
-            grpc: self.a.grpc,
-            http: self.a.http,
+            grpc: front.grpc,
+            http: front.http,
         }
     }
 
-    /// Both processes, A first.
-    pub fn processes(&self) -> [&Process; 2] {
-        [&self.a, &self.b]
+    /// The processes of the `hops` baseline, the one clients call first
+    /// (B, idle, stands second for the one-hop baseline).
+    pub fn processes(&self, hops: Hops) -> [&Process; 2] {
+        match hops {
+            Hops::One => [&self.one, &self.b],
+            Hops::Two => [&self.a, &self.b],
+        }
     }
 
-    /// Stops A, then B.
+    /// Stops One, A, then B.
     pub async fn stop(self) -> Result<()> {
+        let one = self.one.stop().await;
         let a = self.a.stop().await;
         let b = self.b.stop().await;
-        a.and(b)
+        one.and(a).and(b)
     }
 }
 

@@ -599,7 +599,10 @@ async fn cache_outage_gives_unavailable_then_recovers_without_restart() {
     let (_dir, mut stack) = start().await;
     let client = grpc(&stack).await;
     let req = || request("default", "color", "u1", &[("plan", "pro")]);
-    assert!(client.clone().variant(req()).await.is_ok());
+    // Another flag before the outage: the near cache would answer for one
+    // already seen (see `near_cache`); a flag never seen fails as before.
+    let seen = request("default", "plain", "u1", &[]);
+    assert!(client.clone().variant(seen).await.is_ok());
 
     stack.stop_cache().await.unwrap();
     let started = tokio::time::Instant::now();

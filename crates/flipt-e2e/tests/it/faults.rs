@@ -5,8 +5,9 @@
 //! * Redis killed mid-load: not one evaluation fails (the cache service
 //!   answers from its loaded flags), `flipt_cache_error_total{cache="redis"}`
 //!   rises, and Redis is used again once it is back.
-//! * Cache service killed: each evaluation answers Unavailable within 1 s,
-//!   and the evaluation service recovers by itself once the cache is back.
+//! * Cache service killed, near cache off: each evaluation answers
+//!   Unavailable within 1 s, and the evaluation service recovers by itself
+//!   once the cache is back (with the near cache on, see `near_cache`).
 //! * SIGTERM under load, to either service: the process drains and exits 0,
 //!   and every request it accepted is answered and the answer arrives; the
 //!   server's own count at exit is checked against what its callers got.
@@ -27,15 +28,15 @@ use tonic::{Code, transport::Channel};
 
 use crate::{fixtures, obs};
 
-type Client = EvaluationServiceClient<Channel>;
+pub(crate) type Client = EvaluationServiceClient<Channel>;
 
 /// The internal API is closed in every fault test: the cache only answers
 /// callers holding this token.
-const INTERNAL_TOKEN: &str = "faults-internal-token";
+pub(crate) const INTERNAL_TOKEN: &str = "faults-internal-token";
 
 /// Both services on the fixture flags; the cache with `cache_env`, the
 /// evaluation service with `evaluation_env`, both with the internal token.
-async fn start(
+pub(crate) async fn start(
     flags: &std::path::Path,
     cache_env: Vec<(String, String)>,
     evaluation_env: &[(&str, &str)],
@@ -70,7 +71,7 @@ async fn start(
     (cache, evaluation)
 }
 
-fn request(entity: u64) -> EvaluationRequest {
+pub(crate) fn request(entity: u64) -> EvaluationRequest {
     EvaluationRequest {
         flag_key: "color".into(),
         entity_id: format!("user-{entity}"),
@@ -80,7 +81,7 @@ fn request(entity: u64) -> EvaluationRequest {
 }
 
 /// Reads one sample of the text exposition at `/metrics`.
-async fn scrape(process: &ServiceProcess, series: &str) -> f64 {
+pub(crate) async fn scrape(process: &ServiceProcess, series: &str) -> f64 {
     let text = obs::scrape(&process.http_url()).await;
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
@@ -89,9 +90,9 @@ async fn scrape(process: &ServiceProcess, series: &str) -> f64 {
 
 /// Outcomes of a closed-loop load.
 #[derive(Default)]
-struct Tally {
-    ok: AtomicU64,
-    failed: AtomicU64,
+pub(crate) struct Tally {
+    pub(crate) ok: AtomicU64,
+    pub(crate) failed: AtomicU64,
     tolerated: AtomicU64,
     /// Distinct codes of the tolerated errors.
     codes: std::sync::Mutex<Vec<Code>>,
@@ -119,7 +120,7 @@ impl Tally {
 
 /// `workers` clients evaluating in a loop until `stop`; an error counts as
 /// tolerated (not failed) when `tolerate` says so. Answers must be right.
-fn load(
+pub(crate) fn load(
     client: Client,
     workers: u64,
     stop: Arc<AtomicBool>,
@@ -160,7 +161,7 @@ fn load(
         .collect()
 }
 
-async fn finish(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
+pub(crate) async fn finish(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
     stop.store(true, Ordering::Relaxed);
     for worker in workers {
         tokio::time::timeout(WAIT, worker)
@@ -170,7 +171,7 @@ async fn finish(stop: &AtomicBool, workers: Vec<tokio::task::JoinHandle<()>>) {
     }
 }
 
-fn never(_: &tonic::Status) -> bool {
+pub(crate) fn never(_: &tonic::Status) -> bool {
     false
 }
 
@@ -182,7 +183,8 @@ async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_resta
     // A short TTL, so entries keep being written and read during the load.
     let mut env = redis.cache_env();
     env.push(("FLIPT_CACHE_TTL".into(), "200ms".into()));
-    let (cache, evaluation) = start(dir.path(), env, &[]).await;
+    // Every evaluation reaches the cache service, and so Redis.
+    let (cache, evaluation) = start(dir.path(), env, &[fixtures::NEAR_CACHE_OFF]).await;
     let client = Client::connect(evaluation.grpc_url())
         .await
         .expect("connect");
@@ -231,7 +233,7 @@ async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_resta
 async fn cache_service_killed_gives_unavailable_within_a_second_then_recovers() {
     let dir = tempfile::tempdir().expect("tempdir");
     fixtures::write(dir.path());
-    let (mut cache, evaluation) = start(dir.path(), Vec::new(), &[]).await;
+    let (mut cache, evaluation) = start(dir.path(), Vec::new(), &[fixtures::NEAR_CACHE_OFF]).await;
     let mut client = Client::connect(evaluation.grpc_url())
         .await
         .expect("connect");
@@ -318,7 +320,9 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
         let (mut cache, mut evaluation) = start(
             dir.path(),
             Vec::new(),
-            &[("FLIPT_SERVICES_CACHE_TIMEOUT", "10s")],
+            // Every evaluation reaches the cache, so stopping it under
+            // load has requests in flight to drain.
+            &[("FLIPT_SERVICES_CACHE_TIMEOUT", "10s"), fixtures::NEAR_CACHE_OFF],
         )
         .await;
         let client = Client::connect(evaluation.grpc_url())

@@ -82,6 +82,16 @@ flags:
           value: true
 "#;
 
+/// `services.cache.near_cache.enabled: false`, for tests of what every
+/// evaluation does when it asks the cache service (counts, traces and
+/// balancing of cache calls): with the near cache on, only misses do.
+pub const NEAR_CACHE_OFF: (&str, &str) = ("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
+
+/// `FLIPT_*` variables turning the near cache off, for [`flipt_e2e::StackOptions::env`].
+pub fn near_cache_off_env() -> Vec<(String, String)> {
+    vec![(NEAR_CACHE_OFF.0.to_owned(), NEAR_CACHE_OFF.1.to_owned())]
+}
+
 /// Writes the fixture flags into `dir`.
 pub fn write(dir: &Path) {
     std::fs::write(dir.join("default.features.yml"), DEFAULT_FLAGS).unwrap();

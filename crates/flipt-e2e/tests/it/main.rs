@@ -16,6 +16,7 @@ mod fixtures;
 mod health;
 mod limits;
 mod metrics;
+mod near_cache;
 mod obs;
 mod ofrep;
 mod ofrep_traces;

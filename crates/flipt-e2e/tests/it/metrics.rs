@@ -122,7 +122,13 @@ fn result_labels<'a>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_after_a_known_mix_are_exact() {
     let dir = obs::flag_dir();
-    let stack = start(dir.path(), StackOptions::default()).await;
+    // Every evaluation here must reach the cache service (the miss path),
+    // so the near cache is off.
+    let options = StackOptions {
+        env: crate::fixtures::near_cache_off_env(),
+        ..StackOptions::default()
+    };
+    let stack = start(dir.path(), options).await;
     tokio::time::timeout(WAIT, send_mix(&stack))
         .await
         .expect("mix in time");

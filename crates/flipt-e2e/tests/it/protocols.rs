@@ -142,6 +142,8 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
     let dir = obs::flag_dir();
     let options = StackOptions {
         evaluation_yaml: "evaluation:\n  limits:\n    max_request_bytes: 2048\n".into(),
+        // The outage part needs every evaluation to reach the cache service.
+        env: crate::fixtures::near_cache_off_env(),
         ..StackOptions::default()
     };
     let mut stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), options))

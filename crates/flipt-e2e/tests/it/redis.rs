@@ -70,8 +70,11 @@ async fn two_replicas_on_one_redis_serve_identical_answers_before_and_after_a_fl
     let redis = TestRedis::start().await.expect("redis");
     let dir = tempfile::tempdir().expect("tempdir");
     fixtures::write(dir.path());
+    // Every evaluation here must reach the cache service (the miss path),
+    // so the near cache is off.
     let options = StackOptions {
         cache_yaml: redis.cache_yaml(),
+        env: fixtures::near_cache_off_env(),
         ..StackOptions::default()
     };
     let a = Stack::start_with(dir.path(), options.clone())

@@ -158,6 +158,11 @@ async fn replicas_share_calls_and_rolling_restarts_fail_no_evaluation() {
             "1s".to_owned(),
         ),
         ("FLIPT_SERVICES_CACHE_TIMEOUT".to_owned(), "2s".to_owned()),
+        // Calls are what is balanced: every evaluation makes one.
+        (
+            crate::fixtures::NEAR_CACHE_OFF.0.to_owned(),
+            crate::fixtures::NEAR_CACHE_OFF.1.to_owned(),
+        ),
         ("FLIPT_SERVER_GRPC_CONN_MAX_AGE".to_owned(), "2s".to_owned()),
         (
             "FLIPT_SERVER_GRPC_CONN_MAX_AGE_GRACE".to_owned(),

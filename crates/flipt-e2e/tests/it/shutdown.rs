@@ -90,6 +90,17 @@ impl CacheService for Gate {
         let mut upstream = self.upstream.clone();
         upstream.get_namespace_snapshot(forward(request)).await
     }
+
+    type WatchNamespacesStream = tonic::Streaming<cache::NamespaceVersions>;
+
+    /// Not held: the stream is no request to drain.
+    async fn watch_namespaces(
+        &self,
+        request: Request<cache::WatchNamespacesRequest>,
+    ) -> Result<Response<Self::WatchNamespacesStream>, Status> {
+        let mut upstream = self.upstream.clone();
+        upstream.watch_namespaces(forward(request)).await
+    }
 }
 
 /// The gate served on loopback (with a SERVING health service, so the

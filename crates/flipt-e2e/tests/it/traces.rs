@@ -199,7 +199,8 @@ pub fn assert_attributes(span: &ReceivedSpan, expected: &[(&str, &str)]) {
 async fn one_trace_across_services_over_grpc_and_rest() {
     let receiver = OtlpReceiver::start().await.expect("receiver");
     let dir = obs::flag_dir();
-    let stack = traced_stack(dir.path(), &receiver, &[]).await;
+    // Every evaluation asks the cache, so each trace spans both services.
+    let stack = traced_stack(dir.path(), &receiver, &[crate::fixtures::NEAR_CACHE_OFF]).await;
 
     let mut message = request("", "color", "user-1", &[("plan", "pro")]);
     message.request_id = "req-grpc".into();
@@ -373,7 +374,11 @@ async fn sampling_ratio_zero_exports_no_new_traces() {
     let stack = traced_stack(
         dir.path(),
         &receiver,
-        &[("FLIPT_TRACING_SAMPLING_RATIO", "0")],
+        &[
+            ("FLIPT_TRACING_SAMPLING_RATIO", "0"),
+            // The sampled request at the end must reach the cache.
+            crate::fixtures::NEAR_CACHE_OFF,
+        ],
     )
     .await;
 
