@@ -229,10 +229,10 @@ pub async fn run_with_resolver(
     let usage = flipt_usage::UsageFacts::default();
     flipt_usage::spawn_usage_reports(&tasks, &config, VERSION, usage);
     tasks.spawn(discovery.run(replicas.clone(), tasks.token()));
-    if let Some(near) = near_cache {
+    if let Some(near) = &near_cache {
         tasks.spawn(near_cache::watch::run(
             replicas.clone(),
-            near,
+            near.clone(),
             tracing.clone(),
             tasks.token(),
         ));
@@ -242,6 +242,7 @@ pub async fn run_with_resolver(
         replicas,
         target.timeout,
         health.clone(),
+        near_cache,
         tasks.token(),
     ));
 

@@ -225,6 +225,22 @@ impl NearCache {
         self.inner.entries.entry_count()
     }
 
+    /// What `GET /health` says while the cache service cannot be reached:
+    /// `None` when nothing is held or the state is past
+    /// `services.cache.max_staleness`.
+    pub(crate) fn degraded_detail(&self) -> Option<String> {
+        let held = self.entry_count();
+        let age = self.state_age();
+        let max = self.inner.max_staleness;
+        if held == 0 || (!max.is_zero() && age > max) {
+            return None;
+        }
+        Some(format!(
+            "degraded: cache service unreachable; answering {held} flag(s) seen before from state {}s old",
+            age.as_secs()
+        ))
+    }
+
     fn lookup(&self, namespace: &str, flag: &str) -> Option<Arc<CachedFlag>> {
         self.inner.entries.get(&FlagKeyRef(namespace, flag))
     }

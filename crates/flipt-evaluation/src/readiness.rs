@@ -2,10 +2,14 @@
 //! service does, so a background probe asks the gRPC health service of
 //! every cache replica and reports SERVING while at least one serves.
 //! Liveness (`flipt_server::LIVENESS_SERVICE`) does not follow this.
+//!
+//! While the cache service is down and the near cache still answers for
+//! the flags it holds, `GET /health` says so in its `detail` (degraded: how
+//! many flags, how old the state is).
 
 use std::time::Duration;
 
-use crate::replicas::Replicas;
+use crate::{near_cache::NearCache, replicas::Replicas};
 use flipt_server::Health;
 use tokio_util::sync::CancellationToken;
 use tonic_health::pb::{
@@ -21,6 +25,7 @@ pub(crate) async fn probe_cache<C: Send + Sync + 'static>(
     replicas: Replicas<C>,
     timeout: Duration,
     health: Health,
+    near_cache: Option<NearCache>,
     stop: CancellationToken,
 ) {
     let mut was_serving = None;
@@ -40,6 +45,12 @@ pub(crate) async fn probe_cache<C: Send + Sync + 'static>(
             }
         }
         health.set_serving(serving);
+        health.set_detail(
+            near_cache
+                .as_ref()
+                .filter(|_| !serving)
+                .and_then(NearCache::degraded_detail),
+        );
         if was_serving != Some(serving) {
             // Log transitions only, so an outage is one line, not one per probe.
             if serving {

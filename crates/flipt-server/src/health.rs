@@ -44,6 +44,8 @@ struct Readiness {
 struct Inner {
     services: Vec<String>,
     state: watch::Sender<Readiness>,
+    /// Why the service answers in a degraded way, shown by `GET /health`.
+    detail: std::sync::RwLock<Option<String>>,
 }
 
 /// Shared readiness of one process. Cheap to clone.
@@ -73,6 +75,7 @@ impl Health {
             inner: Arc::new(Inner {
                 services,
                 state: sender,
+                detail: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -99,6 +102,26 @@ impl Health {
             };
             changed
         });
+    }
+
+    /// Says how the service is degraded (`None`: it is not), for the
+    /// `detail` field of `GET /health`'s body; gRPC health has no such
+    /// field.
+    pub fn set_detail(&self, detail: Option<String>) {
+        *self
+            .inner
+            .detail
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = detail;
+    }
+
+    /// The detail set by [`Health::set_detail`].
+    pub fn detail(&self) -> Option<String> {
+        self.inner
+            .detail
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// True when SERVING.
@@ -159,12 +182,19 @@ struct HealthQuery {
 }
 
 async fn http_health(State(health): State<Health>, Query(query): Query<HealthQuery>) -> Response {
+    // Flipt's body, with the degraded detail when there is one (never for
+    // liveness, which says only that the process answers).
+    let body = |status: &str| {
+        let detail = (query.service != LIVENESS_SERVICE)
+            .then(|| health.detail())
+            .flatten();
+        match detail {
+            Some(detail) => Json(serde_json::json!({"status": status, "detail": detail})),
+            None => Json(serde_json::json!({"status": status})),
+        }
+    };
     match health.status_of(&query.service) {
-        ServingStatus::Serving => (
-            StatusCode::OK,
-            Json(serde_json::json!({"status": "SERVING"})),
-        )
-            .into_response(),
+        ServingStatus::Serving => (StatusCode::OK, body("SERVING")).into_response(),
         // Flipt answers through grpc-gateway: NOT_FOUND becomes 404 with
         // the gateway's error body.
         ServingStatus::ServiceUnknown => (
@@ -172,11 +202,7 @@ async fn http_health(State(health): State<Health>, Query(query): Query<HealthQue
             Json(serde_json::json!({"code": 5, "message": "unknown service", "details": []})),
         )
             .into_response(),
-        _ => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"status": "NOT_SERVING"})),
-        )
-            .into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, body("NOT_SERVING")).into_response(),
     }
 }
 

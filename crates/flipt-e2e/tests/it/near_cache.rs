@@ -7,7 +7,7 @@
 //!   changed: flags of the other namespace still do no call.
 //! * The cache service killed under load: no evaluation of a flag already
 //!   seen fails, `flipt_evaluation_state_age_seconds` grows, a flag never
-//!   seen fails Unavailable; after a restart the push stream reconnects
+//!   seen fails Unavailable, `/health` says it is degraded; after a restart the push stream reconnects
 //!   and the state is current again, without restarting the evaluation
 //!   service.
 //! * The near cache holds at most `services.cache.near_cache.max_entries`.
@@ -59,6 +59,17 @@ async fn wait_watching(evaluation: &ServiceProcess, streams: f64) {
         scrape(evaluation, STREAMS_OK).await >= streams && scrape(evaluation, STATE_AGE).await == 0.0
     })
     .await;
+}
+
+/// The body of `GET /health`.
+async fn health_body(evaluation: &ServiceProcess) -> String {
+    let response = reqwest::Client::new()
+        .get(format!("{}/health", evaluation.http_url()))
+        .timeout(WAIT)
+        .send()
+        .await
+        .expect("GET /health");
+    response.text().await.expect("health body")
 }
 
 async fn variant(client: &mut Client, flag: &str) -> Result<String, tonic::Status> {
@@ -174,6 +185,10 @@ async fn cache_killed_under_load_fails_no_seen_flag_and_resyncs_after_restart() 
     let age = scrape(&evaluation, STATE_AGE).await;
     eventually("the state age to grow", || async {
         scrape(&evaluation, STATE_AGE).await > age
+    })
+    .await;
+    eventually("/health to say the service is degraded", || async {
+        health_body(&evaluation).await.contains(r#""detail":"degraded: "#)
     })
     .await;
     let status = variant(&mut client, "plain")
