@@ -147,3 +147,74 @@ impl NamespaceWatch {
         headers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt as _;
+
+    use super::*;
+
+    fn snapshot(files: &[(&str, &str)]) -> Snapshot {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write flags");
+        }
+        flipt_store::load_dir(dir.path()).expect("load flags")
+    }
+
+    fn flags(namespace: &str, variant: &str) -> String {
+        format!(
+            "namespace: {namespace}\nflags:\n  - key: f\n    name: F\n    type: VARIANT_FLAG_TYPE\n    enabled: true\n    variants:\n      - key: {variant}\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn the_first_message_has_every_namespace_then_only_changes_are_named() {
+        let a1 = flags("a", "one");
+        let b1 = flags("b", "one");
+        let (publish, snapshots) = watch::channel(snapshot(&[
+            ("a.features.yml", a1.as_str()),
+            ("b.features.yml", b1.as_str()),
+        ]));
+        let stop = CancellationToken::new();
+        let watch = NamespaceWatch::new(snapshots, ServiceTracing::disabled("test"), stop.clone());
+        let mut stream = Box::pin(watch.stream());
+        let wait = std::time::Duration::from_secs(5);
+
+        let first = tokio::time::timeout(wait, stream.next())
+            .await
+            .expect("first message")
+            .expect("open")
+            .expect("ok");
+        let keys: Vec<&str> = first.namespaces.iter().map(|n| n.namespace_key.as_str()).collect();
+        assert!(keys.contains(&"a") && keys.contains(&"b"), "{keys:?}");
+        assert!(first.changed.contains(&"a".to_owned()));
+
+        let a2 = flags("a", "two");
+        publish
+            .send(snapshot(&[
+                ("a.features.yml", a2.as_str()),
+                ("b.features.yml", b1.as_str()),
+            ]))
+            .expect("publish");
+        let second = tokio::time::timeout(wait, stream.next())
+            .await
+            .expect("second message")
+            .expect("open")
+            .expect("ok");
+        assert_eq!(second.changed, vec!["a".to_owned()]);
+        let version = |message: &NamespaceVersions, key: &str| {
+            message
+                .namespaces
+                .iter()
+                .find(|n| n.namespace_key == key)
+                .map(|n| n.namespace_version.clone())
+        };
+        assert_ne!(version(&first, "a"), version(&second, "a"));
+        assert_eq!(version(&first, "b"), version(&second, "b"));
+
+        stop.cancel();
+        let end = tokio::time::timeout(wait, stream.next()).await.expect("ends");
+        assert!(end.is_none(), "the stream ends when shutdown begins");
+    }
+}
