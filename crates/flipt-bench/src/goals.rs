@@ -36,6 +36,7 @@ impl Report {
         goals.push(self.metrics_cost());
         goals.push(self.near_cache_gain());
         goals.push(self.propagation_goal());
+        goals.extend(self.peer_goals());
         goals.extend(self.memory_goals());
 
         let five_by_three = self.micro.iter().find(|m| m.id == FIVE_BY_THREE);
@@ -106,6 +107,36 @@ impl Report {
             measured: p99.map_or_else(|| "not run".to_owned(), |ms| format!("{ms:.1} ms")),
             met: p99.map(|ms| ms <= PROPAGATION_P99_MS),
         }
+    }
+
+    /// REST variant against the peer, same load, same run.
+    fn peer_goals(&self) -> Vec<Goal> {
+        let measured = self.peer.as_ref().and_then(|peer| {
+            let (flipt, edge) = (peer.flipt.as_ref()?, peer.peer.as_ref()?);
+            Some((peer.ratio, flipt.p99_ms, edge.p99_ms))
+        });
+        let skipped = || {
+            self.peer
+                .as_ref()
+                .and_then(|peer| peer.skipped.clone())
+                .map_or_else(|| "not run".to_owned(), |reason| format!("skipped ({reason})"))
+        };
+        vec![
+            Goal {
+                name: "REST variant vs Unleash Edge, req/s (metrics on)".to_owned(),
+                target: ">= 1.30".to_owned(),
+                measured: measured.map_or_else(skipped, |(ratio, _, _)| format!("{ratio:.2}")),
+                met: measured.map(|(ratio, _, _)| ratio >= 1.3),
+            },
+            Goal {
+                name: "REST variant vs Unleash Edge, p99".to_owned(),
+                target: "<= peer's".to_owned(),
+                measured: measured.map_or_else(skipped, |(_, ours, theirs)| {
+                    format!("{ours:.2} ms vs {theirs:.2} ms")
+                }),
+                met: measured.map(|(_, ours, theirs)| ours <= theirs),
+            },
+        ]
     }
 
     fn memory_goals(&self) -> Vec<Goal> {

@@ -50,6 +50,29 @@ pub struct Target {
     pub grpc: SocketAddr,
     /// HTTP address (REST).
     pub http: SocketAddr,
+    /// What the REST scenario posts there.
+    pub rest: RestShape,
+}
+
+/// The request of the REST scenario: Flipt's variant route by default, a
+/// peer's equivalent for the peer row.
+#[derive(Debug, Clone, Copy)]
+pub struct RestShape {
+    /// Path posted to.
+    pub path: &'static str,
+    /// `Authorization` header value, if the server wants one.
+    pub authorization: Option<&'static str>,
+    /// The body of the `seq`-th request.
+    pub body: fn(u64) -> Vec<u8>,
+}
+
+impl RestShape {
+    /// `POST /evaluate/v1/variant` of the variant scenario's flag.
+    pub const FLIPT_VARIANT: RestShape = RestShape {
+        path: VARIANT_PATH,
+        authorization: None,
+        body: scenario::rest_variant_body,
+    };
 }
 
 /// What one run measured.
@@ -210,8 +233,8 @@ pub async fn drive(
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < end {
                     let started = Instant::now();
-                    let body = scenario::rest_variant_body(next_seq());
-                    let result = rest_call(&mut connection, body).await;
+                    let body = (target.rest.body)(next_seq());
+                    let result = rest_call(&mut connection, target.rest, body).await;
                     if result.is_err() {
                         // A broken connection is replaced; the failed
                         // request stays counted as an error.
@@ -306,8 +329,9 @@ async fn grpc_call(
     }
 }
 
-async fn rest_call(connection: &mut RestConnection, body: Vec<u8>) -> Result<()> {
-    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, connection.post(VARIANT_PATH, body))
+async fn rest_call(connection: &mut RestConnection, shape: RestShape, body: Vec<u8>) -> Result<()> {
+    let post = connection.post_with(shape.path, shape.authorization, body);
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, post)
         .await
         .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))??;
     if status != http::StatusCode::OK {

@@ -16,6 +16,7 @@ mod load;
 mod micro;
 mod otlp;
 mod payloads;
+mod peer;
 mod process;
 mod propagation;
 mod report;
@@ -106,6 +107,9 @@ struct RunArgs {
     /// Flag edits of the propagation measurement (0: skip it).
     #[arg(long, default_value_t = 100)]
     edits: usize,
+    /// Skip the peer row (Unleash Edge).
+    #[arg(long)]
+    no_peer: bool,
 }
 
 #[derive(Debug, Args)]
@@ -186,6 +190,7 @@ async fn bench(args: RunArgs) -> Result<()> {
         scenarios: args.scenarios,
         upstream_timeout: args.upstream_timeout,
         edits: args.edits,
+        peer: !args.no_peer,
     };
     let report = run::run(&options).await?;
     report.write_json(&out)?;

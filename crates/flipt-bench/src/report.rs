@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::{
     load::LoadOutcome,
     micro::Micro,
+    peer::Peer,
     propagation::Propagation,
     scenario::Scenario,
     stack::{Hops, Mode},
@@ -33,6 +34,8 @@ pub struct Report {
     pub spans: Vec<SpanCount>,
     /// Flag edit propagation to every evaluation replica.
     pub propagation: Option<Propagation>,
+    /// The peer under the same REST load.
+    pub peer: Option<Peer>,
     /// Engine micro-benchmark.
     pub micro: Vec<Micro>,
     /// Goals and whether they hold.
@@ -401,6 +404,10 @@ impl Report {
                 "\nflag edit -> all {} evaluation replicas answer it ({} edits): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                 p.replicas, p.edits, p.p50_ms, p.p99_ms, p.max_ms
             );
+        }
+
+        if let Some(peer) = &self.peer {
+            let _ = writeln!(out, "\n{}", peer.render());
         }
 
         if !self.micro.is_empty() {

@@ -39,11 +39,24 @@ impl RestConnection {
 
     /// POSTs a JSON body and reads the whole response.
     pub async fn post(&mut self, path: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes)> {
+        self.post_with(path, None, body).await
+    }
+
+    /// [`RestConnection::post`] with an `Authorization` header.
+    pub async fn post_with(
+        &mut self,
+        path: &str,
+        authorization: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes)> {
         self.sender.ready().await?;
-        let request = Request::post(path)
+        let mut request = Request::post(path)
             .header(header::HOST, self.host.clone())
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(body)))?;
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(authorization) = authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
+        let request = request.body(Full::new(Bytes::from(body)))?;
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();

@@ -10,7 +10,7 @@ use crate::{
     load::{self, LoadOutcome, LoadSettings},
     micro,
     otlp::SpanSink,
-    payloads,
+    payloads, peer,
     process::Process,
     propagation,
     report::{Machine, Measured, Memory, Report, Row, Settings, SpanCount, load_average},
@@ -42,6 +42,8 @@ pub struct RunOptions {
     pub upstream_timeout: Duration,
     /// Flag edits of the propagation measurement (0: skip it).
     pub edits: usize,
+    /// Whether to run the peer row.
+    pub peer: bool,
 }
 
 /// Runs everything and returns the report (goals evaluated).
@@ -60,6 +62,7 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
         memory: Vec::new(),
         spans: Vec::new(),
         propagation: None,
+        peer: None,
         micro: micro::read(&options.criterion_dir),
         goals: Vec::new(),
     };
@@ -71,6 +74,10 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
     }
     sink.stop().await;
     result?;
+    if options.peer {
+        progress(format_args!("peer: Unleash Edge"));
+        report.peer = Some(peer::measure(options).await.context("measuring the peer")?);
+    }
     if options.edits > 0 {
         progress(format_args!("propagation: {} flag edits", options.edits));
         report.propagation = Some(
@@ -210,14 +217,35 @@ async fn run_modes(
 const RESUME_WARMUP: Duration = Duration::from_millis(500);
 
 /// Both chains under one scenario.
-struct Pair {
-    /// The echo chain, all slices merged.
-    baseline: LoadOutcome,
+pub struct Pair {
+    /// The baseline, all slices merged.
+    pub baseline: LoadOutcome,
     /// The services, all slices merged.
-    service: LoadOutcome,
-    /// Per round: services' req/s over the echo chain's in the slice just
+    pub service: LoadOutcome,
+    /// Per round: services' req/s over the baseline's in the slice just
     /// before.
-    slice_ratios: Vec<f64>,
+    pub slice_ratios: Vec<f64>,
+}
+
+/// One side of a comparison: where the load goes and whose CPU and RSS
+/// are watched.
+pub struct Side<'a> {
+    /// Name in the progress log.
+    pub label: &'a str,
+    /// Where the load goes.
+    pub target: load::Target,
+    /// Processes watched during the measured windows.
+    pub pids: Vec<u32>,
+}
+
+impl<'a> Side<'a> {
+    fn of(label: &'a str, target: load::Target, processes: &[&Process; 2]) -> Self {
+        Self {
+            label,
+            target,
+            pids: processes.iter().map(|p| p.pid()).collect(),
+        }
+    }
 }
 
 /// Runs `scenario` against the echo chain and the services in alternating
@@ -228,6 +256,20 @@ async fn drive_pair(
     options: &RunOptions,
     chain: &EchoChain,
     services: &Services,
+) -> Result<Pair> {
+    let hops = mode.hops();
+    let baseline = Side::of(hops.label(), chain.target(hops), &chain.processes(hops));
+    let service = Side::of(mode.label(), services.target(), &services.processes());
+    alternate(scenario, options, &baseline, &service).await
+}
+
+/// Runs `scenario` against `baseline` and `service` in alternating slices
+/// ([`RunOptions::rounds`]), the baseline first in each round.
+pub async fn alternate(
+    scenario: Scenario,
+    options: &RunOptions,
+    baseline_side: &Side<'_>,
+    service_side: &Side<'_>,
 ) -> Result<Pair> {
     let rounds = options.rounds.max(1);
     let mut baseline: Option<LoadOutcome> = None;
@@ -243,25 +285,10 @@ async fn drive_pair(
             duration: options.load.duration / rounds,
             ..options.load
         };
-        let hops = mode.hops();
-        let slice = drive(
-            scenario,
-            hops.label(),
-            chain.target(hops),
-            settings,
-            &chain.processes(hops),
-        )
-        .await?;
+        let slice = drive(scenario, baseline_side, settings).await?;
         let baseline_rps = slice.rps();
         accumulate(&mut baseline, slice)?;
-        let slice = drive(
-            scenario,
-            mode.label(),
-            services.target(),
-            settings,
-            &services.processes(),
-        )
-        .await?;
+        let slice = drive(scenario, service_side, settings).await?;
         if baseline_rps > 0.0 {
             slice_ratios.push(slice.rps() / baseline_rps);
         }
@@ -270,8 +297,8 @@ async fn drive_pair(
     let (Some(baseline), Some(service)) = (baseline, service) else {
         return Err(anyhow!("no load run"));
     };
-    log_outcome(scenario, mode.hops().label(), &baseline);
-    log_outcome(scenario, mode.label(), &service);
+    log_outcome(scenario, baseline_side.label, &baseline);
+    log_outcome(scenario, service_side.label, &service);
     Ok(Pair {
         baseline,
         service,
@@ -281,7 +308,7 @@ async fn drive_pair(
 
 /// Median of `values` (0 when empty): the ratio reported per scenario, so
 /// one slice hit by a burst of outside load does not decide it.
-fn median(values: &[f64]) -> f64 {
+pub fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     match sorted.len() {
@@ -301,17 +328,10 @@ fn accumulate(total: &mut Option<LoadOutcome>, slice: LoadOutcome) -> Result<()>
     }
 }
 
-async fn drive(
-    scenario: Scenario,
-    what: &str,
-    target: load::Target,
-    settings: LoadSettings,
-    processes: &[&Process; 2],
-) -> Result<LoadOutcome> {
-    let pids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
-    load::drive(scenario, target, settings, &pids)
+async fn drive(scenario: Scenario, side: &Side<'_>, settings: LoadSettings) -> Result<LoadOutcome> {
+    load::drive(scenario, side.target, settings, &side.pids)
         .await
-        .with_context(|| format!("{} against {what}", scenario.label()))
+        .with_context(|| format!("{} against {}", scenario.label(), side.label))
 }
 
 fn log_outcome(scenario: Scenario, what: &str, outcome: &LoadOutcome) {
@@ -349,7 +369,7 @@ fn names<'a>(processes: &[&'a Process; 2]) -> [&'a str; 2] {
 }
 
 /// Progress goes to stderr; stdout carries only the final table.
-fn progress(message: std::fmt::Arguments<'_>) {
+pub fn progress(message: std::fmt::Arguments<'_>) {
     eprintln!("[flipt-bench] {message}");
 }
 

@@ -11,7 +11,10 @@ use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 use tokio::process::Command;
 
-use crate::{load::Target, process::Process};
+use crate::{
+    load::{RestShape, Target},
+    process::Process,
+};
 
 /// Observability settings the services run with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -156,6 +159,7 @@ impl Services {
         Target {
             grpc: self.evaluation.grpc,
             http: self.evaluation.http,
+            rest: RestShape::FLIPT_VARIANT,
         }
     }
 
@@ -275,6 +279,7 @@ impl EchoChain {
         Target {
             grpc: front.grpc,
             http: front.http,
+            rest: RestShape::FLIPT_VARIANT,
         }
     }
 
