@@ -397,12 +397,13 @@ async fn server_side_providers_answer_like_our_rest_api() {
     );
 
     // The cache service stopped: every provider reports GENERAL with our
-    // message (not its own timeout), within services.cache.timeout.
+    // message (not its own timeout), within services.cache.timeout, for a
+    // flag not evaluated before (the near cache answers for those).
     stack.stop_cache().await.unwrap();
     let down = vec![case(
         "cache down",
-        "default",
-        "theme",
+        "mobile",
+        "push-prompt",
         "string",
         "user-5",
         json!({}),
