@@ -22,7 +22,12 @@ impl Report {
         ] {
             let row = self.row(mode, scenario);
             let name = match row {
-                Some(row) => format!("{} vs {}, {}", scenario.label(), row.hops.label(), mode.label()),
+                Some(row) => format!(
+                    "{} vs {}, {}",
+                    scenario.label(),
+                    row.hops.label(),
+                    mode.label()
+                ),
                 None => format!("{} vs echo, {}", scenario.label(), mode.label()),
             };
             let ratio = row.map(|row| row.ratio);
@@ -88,7 +93,9 @@ impl Report {
         let on = self.row(Mode::Metrics, Scenario::GrpcVariant);
         let off = self.row(Mode::NearCacheOff, Scenario::GrpcVariant);
         let gain = match (on, off) {
-            (Some(on), Some(off)) if off.service.rps > 0.0 => Some(on.service.rps / off.service.rps),
+            (Some(on), Some(off)) if off.service.rps > 0.0 => {
+                Some(on.service.rps / off.service.rps)
+            }
             _ => None,
         };
         Goal {
@@ -119,7 +126,10 @@ impl Report {
             self.peer
                 .as_ref()
                 .and_then(|peer| peer.skipped.clone())
-                .map_or_else(|| "not run".to_owned(), |reason| format!("skipped ({reason})"))
+                .map_or_else(
+                    || "not run".to_owned(),
+                    |reason| format!("skipped ({reason})"),
+                )
         };
         vec![
             Goal {

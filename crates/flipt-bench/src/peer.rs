@@ -165,7 +165,10 @@ pub async fn measure(options: &RunOptions) -> Result<Peer> {
     let Some(binary) = edge_binary().filter(|path| path.is_file()) else {
         return Ok(Peer::skipped(format!(
             "Unleash Edge not found at {} (cargo install --root ~/.cache/flipt-bench/unleash-edge unleash-edge, or set FLIPT_BENCH_UNLEASH_EDGE)",
-            edge_binary().map_or_else(|| "$HOME/.cache/...".to_owned(), |p| p.display().to_string())
+            edge_binary().map_or_else(
+                || "$HOME/.cache/...".to_owned(),
+                |p| p.display().to_string()
+            )
         )));
     };
     let version = edge_version(&binary).await;
@@ -217,7 +220,11 @@ async fn compare(
     let flipt_side = Side {
         label: "flipt (peer flag)",
         target: flipt_target,
-        pids: services.processes().iter().map(|p| p.pid()).collect::<Vec<_>>(),
+        pids: services
+            .processes()
+            .iter()
+            .map(|p| p.pid())
+            .collect::<Vec<_>>(),
     };
     let pair = alternate(Scenario::RestVariant, options, &edge_side, &flipt_side).await?;
     Ok((pair, ["flipt-evaluation", "flipt-cache"]))
@@ -254,7 +261,9 @@ async fn edge_version(binary: &Path) -> String {
 /// the frontend request with the flag.
 async fn start_edge(binary: &Path, features: &Path) -> Result<Edge> {
     // Edge does not report a port it chose, so one is picked here.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut child = Command::new(binary)
         .args(["--interface", "127.0.0.1", "--port", &port.to_string()])
         .arg("offline")
@@ -286,7 +295,10 @@ async fn start_edge(binary: &Path, features: &Path) -> Result<Edge> {
         {
             let text = String::from_utf8_lossy(&body);
             if status.is_success() && text.contains("checkout-button") {
-                progress(format_args!("unleash-edge answering on {addr} (RSS {} KiB)", rss_kib(pid).unwrap_or(0)));
+                progress(format_args!(
+                    "unleash-edge answering on {addr} (RSS {} KiB)",
+                    rss_kib(pid).unwrap_or(0)
+                ));
                 return Ok(Edge { child, pid, target });
             }
             if tokio::time::Instant::now() >= deadline {

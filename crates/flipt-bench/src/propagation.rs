@@ -48,7 +48,11 @@ pub struct Propagation {
 
 /// The flag file with `default` as the default variant.
 fn flag_file(default: &str) -> String {
-    let (a, b) = if default == "a" { ("true", "false") } else { ("false", "true") };
+    let (a, b) = if default == "a" {
+        ("true", "false")
+    } else {
+        ("false", "true")
+    };
     format!(
         "version: \"1.4\"\nnamespace: default\nflags:\n  - key: {FLAG}\n    name: Edited\n    type: VARIANT_FLAG_TYPE\n    enabled: true\n    variants:\n      - key: a\n        default: {a}\n      - key: b\n        default: {b}\n"
     )
@@ -68,8 +72,14 @@ pub async fn measure(bin_dir: &Path, config_dir: &Path, edits: usize) -> Result<
     write_flags(flags.path(), "a")?;
     let mode = Mode::Off;
     // Observability off: the endpoint is never used.
-    let services =
-        Services::start(bin_dir, config_dir, flags.path(), mode, "http://127.0.0.1:4317").await?;
+    let services = Services::start(
+        bin_dir,
+        config_dir,
+        flags.path(),
+        mode,
+        "http://127.0.0.1:4317",
+    )
+    .await?;
     let config = evaluation_config(config_dir, mode);
     let mut extra: Vec<Process> = Vec::new();
     for _ in 1..REPLICAS {

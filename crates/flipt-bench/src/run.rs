@@ -81,9 +81,13 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
     if options.edits > 0 {
         progress(format_args!("propagation: {} flag edits", options.edits));
         report.propagation = Some(
-            propagation::measure(&options.bin_dir, &options.out_dir.join("config"), options.edits)
-                .await
-                .context("measuring edit propagation")?,
+            propagation::measure(
+                &options.bin_dir,
+                &options.out_dir.join("config"),
+                options.edits,
+            )
+            .await
+            .context("measuring edit propagation")?,
         );
     }
     report.machine.load_after = load_average();

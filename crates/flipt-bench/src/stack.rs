@@ -192,10 +192,10 @@ pub async fn start_evaluation(
     mode: Mode,
 ) -> Result<Process> {
     let mut command = clean_command(&binary(bin_dir, "flipt-evaluation")?);
-    command
-        .arg("--config")
-        .arg(config)
-        .env("FLIPT_SERVICES_CACHE_ADDRESS", format!("http://{}", cache.grpc));
+    command.arg("--config").arg(config).env(
+        "FLIPT_SERVICES_CACHE_ADDRESS",
+        format!("http://{}", cache.grpc),
+    );
     if !mode.near_cache() {
         command.env("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
     }

@@ -135,10 +135,7 @@ impl NamespaceWatch {
         let span = tracer
             .span_builder(PUSH_SPAN)
             .with_kind(SpanKind::Producer)
-            .with_attributes([KeyValue::new(
-                "flipt.namespaces",
-                changed.join(","),
-            )])
+            .with_attributes([KeyValue::new("flipt.namespaces", changed.join(","))])
             .start_with_context(tracer, &Context::new());
         let cx = Context::new().with_span(span);
         let mut headers = HashMap::new();
@@ -186,7 +183,11 @@ mod tests {
             .expect("first message")
             .expect("open")
             .expect("ok");
-        let keys: Vec<&str> = first.namespaces.iter().map(|n| n.namespace_key.as_str()).collect();
+        let keys: Vec<&str> = first
+            .namespaces
+            .iter()
+            .map(|n| n.namespace_key.as_str())
+            .collect();
         assert!(keys.contains(&"a") && keys.contains(&"b"), "{keys:?}");
         assert!(first.changed.contains(&"a".to_owned()));
 
@@ -214,7 +215,9 @@ mod tests {
         assert_eq!(version(&first, "b"), version(&second, "b"));
 
         stop.cancel();
-        let end = tokio::time::timeout(wait, stream.next()).await.expect("ends");
+        let end = tokio::time::timeout(wait, stream.next())
+            .await
+            .expect("ends");
         assert!(end.is_none(), "the stream ends when shutdown begins");
     }
 }

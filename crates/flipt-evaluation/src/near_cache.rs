@@ -121,7 +121,10 @@ impl NearCache {
     /// The entry of `flag` in `namespace` (resolved, never empty) when it is
     /// known to be current; counts a hit or a miss.
     pub(crate) fn current(&self, namespace: &str, flag: &str) -> Option<Arc<CachedFlag>> {
-        let found = self.watching().then(|| self.lookup(namespace, flag)).flatten();
+        let found = self
+            .watching()
+            .then(|| self.lookup(namespace, flag))
+            .flatten();
         let found = found.filter(|entry| self.is_current(namespace, &entry.version));
         if let Some(metrics) = &self.inner.metrics {
             metrics.lookup(found.is_some());

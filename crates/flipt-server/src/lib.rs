@@ -31,10 +31,10 @@ pub use cli::{Cli, load_and_print, load_or_exit, parse_args, process_env};
 #[cfg(feature = "testing")]
 pub use config::testing;
 pub use config::{
-    CACHE_GRPC_PORT, CACHE_HTTP_PORT, CacheAddress, Config, ConfigError, DEFAULT_MAX_STALENESS, DEFAULT_NEAR_CACHE_MAX_ENTRIES,
-    DEFAULT_RESOLVE_INTERVAL, NearCacheConfig,
-    EVALUATION_GRPC_PORT, EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding,
-    MASK, Propagator, Protocol, Secret, ServerConfig, ServiceAddress, ServiceConfig,
+    CACHE_GRPC_PORT, CACHE_HTTP_PORT, CacheAddress, Config, ConfigError, DEFAULT_MAX_STALENESS,
+    DEFAULT_NEAR_CACHE_MAX_ENTRIES, DEFAULT_RESOLVE_INTERVAL, EVALUATION_GRPC_PORT,
+    EVALUATION_HTTP_PORT, EXIT_USAGE, InvalidValue, Loaded, LogEncoding, MASK, NearCacheConfig,
+    Propagator, Protocol, Secret, ServerConfig, ServiceAddress, ServiceConfig,
     TELEMETRY_REPORTER_GRPC_PORT, TELEMETRY_REPORTER_HTTP_PORT, TracingExporter, duration,
     load_from, port, read_secret_file, to_yaml,
 };

@@ -322,7 +322,10 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
             Vec::new(),
             // Every evaluation reaches the cache, so stopping it under
             // load has requests in flight to drain.
-            &[("FLIPT_SERVICES_CACHE_TIMEOUT", "10s"), fixtures::NEAR_CACHE_OFF],
+            &[
+                ("FLIPT_SERVICES_CACHE_TIMEOUT", "10s"),
+                fixtures::NEAR_CACHE_OFF,
+            ],
         )
         .await;
         let client = Client::connect(evaluation.grpc_url())

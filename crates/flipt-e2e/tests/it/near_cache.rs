@@ -56,7 +56,8 @@ async fn another_evaluation(cache: &ServiceProcess, env: &[(&str, &str)]) -> Ser
 /// streams in all.
 async fn wait_watching(evaluation: &ServiceProcess, streams: f64) {
     eventually("the push stream to deliver versions", || async {
-        scrape(evaluation, STREAMS_OK).await >= streams && scrape(evaluation, STATE_AGE).await == 0.0
+        scrape(evaluation, STREAMS_OK).await >= streams
+            && scrape(evaluation, STATE_AGE).await == 0.0
     })
     .await;
 }
@@ -122,7 +123,11 @@ async fn hits_do_no_call_and_an_edit_drops_only_its_namespace_on_every_replica()
             assert!(other_namespace(client).await);
         }
     }
-    assert_eq!(cache_lookups(&cache).await, after_misses, "hits called the cache");
+    assert_eq!(
+        cache_lookups(&cache).await,
+        after_misses,
+        "hits called the cache"
+    );
     for evaluation in replicas {
         let hits = scrape(evaluation, "flipt_evaluation_near_cache_hit_total").await;
         assert!(hits >= 40.0, "near cache hits {hits}");
@@ -175,7 +180,13 @@ async fn cache_killed_under_load_fails_no_seen_flag_and_resyncs_after_restart() 
 
     let stop = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Tally::default());
-    let workers = load(client.clone(), 4, Arc::clone(&stop), Arc::clone(&tally), never);
+    let workers = load(
+        client.clone(),
+        4,
+        Arc::clone(&stop),
+        Arc::clone(&tally),
+        never,
+    );
     cache.kill().await.expect("kill cache");
 
     eventually("the state age to pass 1 s", || async {
@@ -188,7 +199,9 @@ async fn cache_killed_under_load_fails_no_seen_flag_and_resyncs_after_restart() 
     })
     .await;
     eventually("/health to say the service is degraded", || async {
-        health_body(&evaluation).await.contains(r#""detail":"degraded: "#)
+        health_body(&evaluation)
+            .await
+            .contains(r#""detail":"degraded: "#)
     })
     .await;
     let status = variant(&mut client, "plain")
@@ -207,7 +220,10 @@ async fn cache_killed_under_load_fails_no_seen_flag_and_resyncs_after_restart() 
     finish(&stop, workers).await;
     let ok = tally.ok.load(Ordering::Relaxed);
     let failed = tally.failed.load(Ordering::Relaxed);
-    assert_eq!(failed, 0, "evaluations of a seen flag failed ({ok} succeeded)");
+    assert_eq!(
+        failed, 0,
+        "evaluations of a seen flag failed ({ok} succeeded)"
+    );
     assert!(ok > 0);
     drop(evaluation);
 }

@@ -104,10 +104,9 @@ impl Evaluator {
         for (index, result) in missing.into_iter().zip(results) {
             let inner = &requests[index];
             states[index] = match result.result {
-                Some(evaluation_state_result::Result::State(state)) => Some(self.keep(
-                    &inner.flag_key,
-                    cached_flag(state, &inner.namespace_key)?,
-                )),
+                Some(evaluation_state_result::Result::State(state)) => {
+                    Some(self.keep(&inner.flag_key, cached_flag(state, &inner.namespace_key)?))
+                }
                 Some(evaluation_state_result::Result::NotFound(_)) => None,
                 None => return Err(missing_flag_state()),
             };
