@@ -11,6 +11,7 @@
 #![allow(unreachable_pub)]
 
 mod echo;
+mod fill;
 mod goals;
 mod load;
 mod micro;
@@ -104,7 +105,8 @@ struct RunArgs {
     /// `services.cache.timeout`).
     #[arg(long, default_value = "500ms", value_parser = humantime::parse_duration)]
     upstream_timeout: Duration,
-    /// Flag edits of the propagation measurement (0: skip it).
+    /// Flag edits of the propagation measurement (0: skip it and the
+    /// full-near-cache memory measurement).
     #[arg(long, default_value_t = 100)]
     edits: usize,
     /// Skip the peer row (Unleash Edge).

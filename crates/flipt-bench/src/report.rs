@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use serde::Serialize;
 
 use crate::{
+    fill::Fill,
     load::LoadOutcome,
     micro::Micro,
     peer::Peer,
@@ -34,6 +35,8 @@ pub struct Report {
     pub spans: Vec<SpanCount>,
     /// Flag edit propagation to every evaluation replica.
     pub propagation: Option<Propagation>,
+    /// Evaluation RSS with a full near cache.
+    pub fill: Option<Fill>,
     /// The peer under the same REST load.
     pub peer: Option<Peer>,
     /// Engine micro-benchmark.
@@ -406,6 +409,13 @@ impl Report {
             );
         }
 
+        if let Some(f) = &self.fill {
+            let _ = writeln!(
+                out,
+                "\nnear cache holding {} flags: evaluation RSS {:.1} MiB (idle {:.1} MiB); cache {:.1} MiB",
+                f.flags, f.filled_mib, f.idle_mib, f.cache_mib
+            );
+        }
         if let Some(peer) = &self.peer {
             let _ = writeln!(out, "\n{}", peer.render());
         }

@@ -7,6 +7,7 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::{Context as _, Result, anyhow};
 
 use crate::{
+    fill,
     load::{self, LoadOutcome, LoadSettings},
     micro,
     otlp::SpanSink,
@@ -63,6 +64,7 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
         spans: Vec::new(),
         propagation: None,
         peer: None,
+        fill: None,
         micro: micro::read(&options.criterion_dir),
         goals: Vec::new(),
     };
@@ -74,6 +76,14 @@ pub async fn run(options: &RunOptions) -> Result<Report> {
     }
     sink.stop().await;
     result?;
+    if options.edits > 0 {
+        progress(format_args!("near cache: {} flags", fill::FLAGS));
+        report.fill = Some(
+            fill::measure(&options.bin_dir, &options.out_dir.join("config"))
+                .await
+                .context("filling the near cache")?,
+        );
+    }
     if options.peer {
         progress(format_args!("peer: Unleash Edge"));
         report.peer = Some(peer::measure(options).await.context("measuring the peer")?);
