@@ -5,13 +5,13 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, Result, anyhow};
+use flipt_testkit::ServiceProcess;
 
 use crate::{
     load::{self, LoadOutcome, LoadSettings},
     micro,
     otlp::SpanSink,
     payloads,
-    process::Process,
     report::{Machine, Measured, Memory, Report, Row, Settings, SpanCount, load_average},
     scenario::Scenario,
     stack::{EchoChain, Mode, Services},
@@ -96,9 +96,9 @@ async fn run_modes(
         let first_echo = echo.is_none();
         if first_echo {
             let payloads = payloads::capture(
-                services.evaluation.grpc,
-                services.evaluation.http,
-                services.cache.grpc,
+                services.evaluation.grpc_addr,
+                services.evaluation.http_addr,
+                services.cache.grpc_addr,
             )
             .await
             .context("capturing the echo payloads")?;
@@ -276,9 +276,12 @@ async fn drive(
     what: &str,
     target: load::Target,
     settings: LoadSettings,
-    processes: &[&Process; 2],
+    processes: &[&ServiceProcess; 2],
 ) -> Result<LoadOutcome> {
-    let pids: Vec<u32> = processes.iter().map(|p| p.pid()).collect();
+    let pids: Vec<u32> = processes
+        .iter()
+        .map(|p| p.pid().unwrap_or_default())
+        .collect();
     load::drive(scenario, target, settings, &pids)
         .await
         .with_context(|| format!("{} against {what}", scenario.label()))
@@ -304,7 +307,7 @@ fn log_outcome(scenario: Scenario, what: &str, outcome: &LoadOutcome) {
     ));
 }
 
-fn idle_rss(processes: &[&Process; 2]) -> Result<[u64; 2]> {
+fn idle_rss(processes: &[&ServiceProcess; 2]) -> Result<[u64; 2]> {
     Ok([processes[0].rss_kib()?, processes[1].rss_kib()?])
 }
 
@@ -314,7 +317,7 @@ fn merge_peaks(peaks: &mut [u64; 2], outcome: &LoadOutcome) {
     }
 }
 
-fn names<'a>(processes: &[&'a Process; 2]) -> [&'a str; 2] {
+fn names<'a>(processes: &[&'a ServiceProcess; 2]) -> [&'a str; 2] {
     [processes[0].name(), processes[1].name()]
 }
 

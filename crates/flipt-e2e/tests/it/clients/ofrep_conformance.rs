@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use flipt_e2e::{Stack, WAIT};
 use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
+use flipt_testkit::{Stack, WAIT};
 use serde_json::{Value, json};
 
 use super::{

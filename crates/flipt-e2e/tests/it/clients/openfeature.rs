@@ -12,7 +12,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use flipt_e2e::{Stack, StackOptions, WAIT, demo_flags};
+use flipt_testkit::{Stack, StackOptions, WAIT, demo_flags};
 use serde_json::{Value, json};
 
 use super::{Runtime, run_script};

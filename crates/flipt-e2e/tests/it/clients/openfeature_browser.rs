@@ -9,7 +9,7 @@
 use std::{process::Stdio, time::Duration};
 
 use anyhow::{Context as _, Result, bail};
-use flipt_e2e::{Stack, StackOptions, WAIT, demo_flags};
+use flipt_testkit::{Stack, StackOptions, WAIT, demo_flags};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 

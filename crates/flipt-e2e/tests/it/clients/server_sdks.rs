@@ -6,10 +6,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use flipt_e2e::{Stack, WAIT, demo_flags};
 use flipt_proto::evaluation::{
     BatchEvaluationRequest, EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
+use flipt_testkit::{Stack, WAIT, demo_flags};
 use serde::Serialize;
 use serde_json::Value;
 use tonic::{Code, transport::Channel};
