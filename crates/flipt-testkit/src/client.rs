@@ -48,6 +48,11 @@ pub struct Json {
 }
 
 impl Json {
+    /// Status and JSON body, for tests that compare both.
+    pub fn status_body(self) -> (u16, Value) {
+        (self.status, self.body)
+    }
+
     /// One header's value, when present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
@@ -111,24 +116,26 @@ impl<S: Service> Stack<S> {
     }
 
     /// POSTs `body` as JSON to `path` on the evaluation service's HTTP port.
-    pub async fn rest_post(&self, path: &str, body: impl Into<reqwest::Body>) -> Json {
-        self.rest_post_as(path, body, "application/json").await
+    pub async fn rest_post(&self, path: &str, body: impl Into<Vec<u8>>) -> Json {
+        self.rest_post_with(path, &[("content-type", "application/json")], body)
+            .await
     }
 
-    /// POSTs `body` with `content_type` to `path` on the evaluation service.
-    pub async fn rest_post_as(
+    /// POSTs `body` with `headers` (and no others) to `path` on the
+    /// evaluation service's HTTP port.
+    pub async fn rest_post_with(
         &self,
         path: &str,
-        body: impl Into<reqwest::Body>,
-        content_type: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Vec<u8>>,
     ) -> Json {
-        self.send(
-            http_client()
-                .post(url(self.evaluation.addrs(), path))
-                .header("content-type", content_type)
-                .body(body),
-        )
-        .await
+        let mut request = http_client()
+            .post(url(self.evaluation.addrs(), path))
+            .body(body.into());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
     }
 
     /// GETs `path` on the evaluation service's HTTP port.

@@ -2,54 +2,17 @@
 //! limit on REST and gRPC (status and message), and malformed bodies on
 //! REST (400 with Flipt's error body).
 
-use flipt_proto::evaluation::{
-    BatchEvaluationRequest, EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
-use flipt_testkit::{Stack, StackOptions, WAIT};
+use flipt_proto::evaluation::{BatchEvaluationRequest, EvaluationRequest};
+use flipt_testkit::{Stack, StackOptions};
 use serde_json::{Value, json};
 use tonic::Code;
-
-use flipt_testkit::fixtures;
 
 /// Small limits, so tests stay small.
 const LIMITS: &str = "evaluation:\n  limits:\n    max_request_bytes: 2048\n    max_batch_size: 3\n    max_context_entries: 2\n    max_key_bytes: 16\n    max_context_value_bytes: 32\n";
 
-async fn start() -> (tempfile::TempDir, Stack) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fixtures::write(dir.path()).unwrap();
-    let options = StackOptions {
-        evaluation_yaml: LIMITS.to_owned(),
-        ..StackOptions::default()
-    };
-    let stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), options))
-        .await
-        .expect("started in time")
-        .expect("stack");
-    (dir, stack)
-}
-
-async fn post(stack: &Stack, path: &str, body: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", stack.evaluation.http_url()))
-        .body(body)
-        .timeout(WAIT)
-        .send()
-        .await
-        .expect("post");
-    let status = response.status().as_u16();
-    (status, response.json().await.expect("json error body"))
-}
-
+/// A request for flag `color` of the default namespace.
 fn request(entity: &str, context: &[(&str, &str)]) -> EvaluationRequest {
-    EvaluationRequest {
-        flag_key: "color".into(),
-        entity_id: entity.into(),
-        context: context
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..Default::default()
-    }
+    flipt_testkit::request("", "color", entity, context)
 }
 
 /// Asserts a 400 with code 3 and exactly `message`.
@@ -60,10 +23,10 @@ fn assert_invalid(status: u16, body: &Value, message: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_limit_is_enforced_alike_on_grpc_and_rest() {
-    let (_dir, stack) = start().await;
-    let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
+    let stack = Stack::fixtures_with(StackOptions::evaluation_yaml(LIMITS))
         .await
-        .expect("connect");
+        .expect("stack");
+    let mut client = stack.grpc();
     let long = "x".repeat(17);
     let cases: Vec<(EvaluationRequest, String)> = vec![
         (
@@ -98,7 +61,10 @@ async fn every_limit_is_enforced_alike_on_grpc_and_rest() {
         assert_eq!(status.message(), message);
 
         let body = serde_json::to_vec(&req).expect("json");
-        let (code, body) = post(&stack, "/evaluate/v1/variant", body).await;
+        let (code, body) = stack
+            .rest_post("/evaluate/v1/variant", body)
+            .await
+            .status_body();
         assert_invalid(code, &body, &message);
     }
 
@@ -113,12 +79,13 @@ async fn every_limit_is_enforced_alike_on_grpc_and_rest() {
         (status.code(), status.message()),
         (Code::InvalidArgument, message)
     );
-    let (code, body) = post(
-        &stack,
-        "/evaluate/v1/batch",
-        serde_json::to_vec(&batch).expect("json"),
-    )
-    .await;
+    let (code, body) = stack
+        .rest_post(
+            "/evaluate/v1/batch",
+            serde_json::to_vec(&batch).expect("json"),
+        )
+        .await
+        .status_body();
     assert_invalid(code, &body, message);
 
     let batch = BatchEvaluationRequest {
@@ -142,12 +109,13 @@ async fn every_limit_is_enforced_alike_on_grpc_and_rest() {
         "{}",
         status.message()
     );
-    let (code, body) = post(
-        &stack,
-        "/evaluate/v1/boolean",
-        serde_json::to_vec(&big).expect("json"),
-    )
-    .await;
+    let (code, body) = stack
+        .rest_post(
+            "/evaluate/v1/boolean",
+            serde_json::to_vec(&big).expect("json"),
+        )
+        .await
+        .status_body();
     assert_invalid(
         code,
         &body,
@@ -165,7 +133,9 @@ async fn every_limit_is_enforced_alike_on_grpc_and_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_rest_bodies_are_400_with_flipts_error_body() {
-    let (_dir, stack) = start().await;
+    let stack = Stack::fixtures_with(StackOptions::evaluation_yaml(LIMITS))
+        .await
+        .expect("stack");
     let cases: [(&[u8], &str); 6] = [
         (b"{\"flagKey\": ", "invalid json body: EOF while parsing"),
         (b"not json", "invalid json body: expected ident"),
@@ -187,7 +157,10 @@ async fn malformed_rest_bodies_are_400_with_flipts_error_body() {
         ),
     ];
     for (body, prefix) in cases {
-        let (status, json) = post(&stack, "/evaluate/v1/variant", body.to_vec()).await;
+        let (status, json) = stack
+            .rest_post("/evaluate/v1/variant", body.to_vec())
+            .await
+            .status_body();
         assert_eq!(status, 400, "{json}");
         assert_eq!(json["code"], 3);
         assert_eq!(json["details"], json!([]));

@@ -1,7 +1,9 @@
 //! What clients see from the evaluation service.
 
-mod evaluate;
+mod grpc;
 mod limits;
 mod ofrep;
+mod reload;
+mod rest;
 mod security;
 mod smoke;

@@ -5,88 +5,34 @@
 //! The OpenFeature providers themselves are driven in `clients::openfeature`.
 
 use flipt_otel::testing::metric_value;
-use flipt_testkit::{Stack, StackOptions, WAIT, eventually};
+use flipt_testkit::{Json, Stack, StackOptions, WAIT, eventually};
 use serde_json::{Value, json};
 
 use flipt_testkit::fixtures;
 
 const SINGLE: &str = "/ofrep/v1/evaluate/flags";
 
-async fn start(evaluation_yaml: &str) -> (tempfile::TempDir, Stack) {
-    let dir = tempfile::tempdir().unwrap();
-    fixtures::write(dir.path()).unwrap();
-    let options = StackOptions {
-        evaluation_yaml: evaluation_yaml.to_owned(),
-        ..StackOptions::default()
-    };
-    let stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), options))
+async fn start(evaluation_yaml: &str) -> Stack {
+    Stack::fixtures_with(StackOptions::evaluation_yaml(evaluation_yaml))
         .await
         .unwrap()
-        .unwrap();
-    (dir, stack)
 }
 
-/// One OFREP answer: status, headers and JSON body (`Null` when empty).
-struct Answer {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-async fn post(
-    stack: &Stack,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: impl Into<reqwest::Body>,
-) -> Answer {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", stack.evaluation.http_url()))
-        .timeout(WAIT)
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {bytes:?}"))
-    };
-    Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn single(stack: &Stack, namespace: &str, flag: &str, context: Value) -> Answer {
+async fn single(stack: &Stack, namespace: &str, flag: &str, context: Value) -> Json {
     let body = json!({"context": context}).to_string();
-    post(
-        stack,
-        &format!("{SINGLE}/{flag}"),
-        &[("x-flipt-namespace", namespace)],
-        body,
-    )
-    .await
+    stack
+        .rest_post_with(
+            &format!("{SINGLE}/{flag}"),
+            &[("x-flipt-namespace", namespace)],
+            body,
+        )
+        .await
 }
 
-async fn bulk(stack: &Stack, headers: &[(&str, &str)], context: Value) -> Answer {
-    post(
-        stack,
-        SINGLE,
-        headers,
-        json!({"context": context}).to_string(),
-    )
-    .await
+async fn bulk(stack: &Stack, headers: &[(&str, &str)], context: Value) -> Json {
+    stack
+        .rest_post_with(SINGLE, headers, json!({"context": context}).to_string())
+        .await
 }
 
 /// Evaluations the engine has performed so far (every flag, every front end).
@@ -101,7 +47,7 @@ fn evaluations(stack: &Stack) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_flags_follow_flipts_mapping() {
-    let (_dir, stack) = start("").await;
+    let stack = start("").await;
     let pro = json!({"targetingKey": "u1", "plan": "pro"});
     let cases = [
         (
@@ -160,7 +106,9 @@ async fn single_flags_follow_flipts_mapping() {
         );
     }
     // No targeting key: a random entity per call, as in Flipt; still answered.
-    let answer = post(&stack, &format!("{SINGLE}/color"), &[], "{}").await;
+    let answer = stack
+        .rest_post_with(&format!("{SINGLE}/color"), &[], "{}")
+        .await;
     assert_eq!(
         (answer.status, &answer.body["value"]),
         (200, &json!("blue"))
@@ -177,7 +125,7 @@ async fn single_flags_follow_flipts_mapping() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_answers_the_namespace_and_reports_failing_flags_inside_the_200() {
-    let (_dir, stack) = start("").await;
+    let stack = start("").await;
     let all = bulk(&stack, &[], json!({"targetingKey": "u1", "plan": "pro"})).await;
     assert_eq!(all.status, 200, "{}", all.body);
     let keys: Vec<&str> = all.body["flags"]
@@ -222,7 +170,7 @@ async fn bulk_answers_the_namespace_and_reports_failing_flags_inside_the_200() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_polls_get_304_without_evaluating_until_a_flag_file_changes() {
-    let (dir, stack) = start("").await;
+    let stack = start("").await;
     let context = json!({"targetingKey": "u1", "plan": "free"});
     let first = bulk(&stack, &[], context.clone()).await;
     assert_eq!(first.status, 200);
@@ -271,7 +219,7 @@ async fn bulk_polls_get_304_without_evaluating_until_a_flag_file_changes() {
             "      - key: red\n        default: true\n",
         );
     assert_ne!(edited, fixtures::DEFAULT_FLAGS);
-    std::fs::write(dir.path().join("default.features.yml"), edited).unwrap();
+    std::fs::write(stack.flags_dir().join("default.features.yml"), edited).unwrap();
     eventually("the edit to reach the bulk answer", || {
         let stack = &stack;
         let context = context.clone();
@@ -294,7 +242,7 @@ async fn bulk_polls_get_304_without_evaluating_until_a_flag_file_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_is_an_ofrep_body() {
     let yaml = "evaluation:\n  limits:\n    max_request_bytes: 2048\n    max_context_entries: 4\n";
-    let (_dir, stack) = start(yaml).await;
+    let stack = start(yaml).await;
     let flag = format!("{SINGLE}/color");
 
     let missing = single(
@@ -356,7 +304,7 @@ async fn every_error_is_an_ofrep_body() {
         ),
     ];
     for (name, path, body, code, details) in cases {
-        let answer = post(&stack, path, &[], body).await;
+        let answer = stack.rest_post_with(path, &[], body).await;
         assert_eq!(answer.status, 400, "{name}: {}", answer.body);
         assert_eq!(answer.body["errorCode"], code, "{name}: {}", answer.body);
         let text = answer.body["errorDetails"].as_str().unwrap();
@@ -385,7 +333,7 @@ async fn every_error_is_an_ofrep_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_cache_service_is_a_general_error() {
-    let (_dir, mut stack) = start("services:\n  cache:\n    timeout: 500ms\n").await;
+    let mut stack = start("services:\n  cache:\n    timeout: 500ms\n").await;
     stack.stop_cache().await.unwrap();
     let answer = single(&stack, "default", "color", json!({"targetingKey": "u"})).await;
     assert_eq!(answer.status, 500, "{}", answer.body);
@@ -430,7 +378,7 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_answers_preflights_and_exposes_the_etag() {
     let yaml = "cors:\n  enabled: true\n  allowed_origins: [\"http://app.test\"]\n";
-    let (_dir, stack) = start(yaml).await;
+    let stack = start(yaml).await;
     let allowed = preflight(&stack, "http://app.test").await;
     assert!(allowed.status().is_success(), "{}", allowed.status());
     assert_eq!(
@@ -472,7 +420,7 @@ async fn cors_answers_preflights_and_exposes_the_etag() {
     stack.stop().await.unwrap();
 
     // Off by default: no CORS headers at all.
-    let (_dir, stack) = start("").await;
+    let stack = start("").await;
     let off = preflight(&stack, "http://app.test").await;
     assert_eq!(header(&off, "access-control-allow-origin"), None);
     stack.stop().await.unwrap();

@@ -1,20 +1,13 @@
 //! The stack starts on the demo flags and answers over gRPC and REST.
 
-use flipt_proto::evaluation::{
-    EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
+use flipt_proto::evaluation::EvaluationRequest;
 use flipt_testkit::{Stack, WAIT, demo_flags};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stack_answers_over_grpc_and_rest() {
-    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
-        .await
-        .unwrap()
-        .unwrap();
+    let stack = Stack::start(demo_flags()).await.unwrap();
 
-    let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let mut client = stack.grpc();
     let request = EvaluationRequest {
         flag_key: "new-dashboard".into(),
         entity_id: "user-1".into(),

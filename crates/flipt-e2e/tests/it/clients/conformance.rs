@@ -386,13 +386,8 @@ async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
         .collect();
 
     // The server first: a client-side SDK pointed at nothing aborts.
-    let stack = tokio::time::timeout(WAIT, Stack::start(flag_dir.path()))
-        .await
-        .expect("stack start timed out")
-        .expect("stack start");
-    let mut grpc = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let stack = Stack::start(flag_dir.path()).await.expect("stack start");
+    let mut grpc = stack.grpc();
     let mut server = Vec::new();
     for (ns, cases) in &served.namespaces {
         let answers = server_outcomes(&mut grpc, ns, cases, &served.flag_types[ns]);

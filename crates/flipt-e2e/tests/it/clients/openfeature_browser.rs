@@ -126,10 +126,7 @@ async fn start(cors_origin: &str) -> Stack {
         ),
         ..StackOptions::default()
     };
-    tokio::time::timeout(WAIT, Stack::start_with(demo_flags(), options))
-        .await
-        .unwrap()
-        .unwrap()
+    Stack::start_with(demo_flags(), options).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

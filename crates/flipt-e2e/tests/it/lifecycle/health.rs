@@ -61,11 +61,7 @@ async fn wait_http_health(base_url: &str, code: u16) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_name_is_serving_and_http_health_has_flipts_shape() {
-    let dir = fixtures::dir().unwrap();
-    let stack = tokio::time::timeout(WAIT, Stack::start(dir.path()))
-        .await
-        .expect("stack in time")
-        .expect("stack");
+    let stack = Stack::fixtures().await.expect("stack");
     let evaluation = stack.evaluation.grpc_url();
     let cache = stack.cache.grpc_url();
     for (url, service) in [
@@ -99,11 +95,7 @@ async fn every_service_name_is_serving_and_http_health_has_flipts_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evaluation_is_ready_only_while_the_cache_answers() {
-    let dir = fixtures::dir().unwrap();
-    let mut stack = tokio::time::timeout(WAIT, Stack::start(dir.path()))
-        .await
-        .expect("stack in time")
-        .expect("stack");
+    let mut stack = Stack::fixtures().await.expect("stack");
     let evaluation = stack.evaluation.http_url();
     stack.stop_cache().await.expect("stop cache");
     let body = wait_http_health(&evaluation, 503).await;

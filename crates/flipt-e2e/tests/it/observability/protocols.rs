@@ -5,7 +5,6 @@
 //! before any traffic; the runtime families are there and move.
 
 use flipt_otel::testing::{histogram_count, metric_value};
-use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
 use flipt_testkit::{Stack, StackOptions, WAIT};
 use prometheus::Registry;
 use tonic::Code;
@@ -86,11 +85,7 @@ async fn get(stack: &Stack, path: &str, if_none_match: Option<&str>) -> (u16, St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_methods_and_routes_exist_at_zero_before_any_traffic() {
-    let dir = fixtures::dir().unwrap();
-    let stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), StackOptions::default()))
-        .await
-        .expect("stack started in time")
-        .expect("stack started");
+    let stack = Stack::fixtures().await.expect("stack started");
     let eval = &stack.evaluation.registry;
     for (service, method) in [
         (EVALUATION, "Boolean"),
@@ -144,9 +139,8 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         evaluation_yaml: "evaluation:\n  limits:\n    max_request_bytes: 2048\n".into(),
         ..StackOptions::default()
     };
-    let mut stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), options))
+    let mut stack = Stack::start_with(dir.path(), options)
         .await
-        .expect("stack started in time")
         .expect("stack started");
     let variant = "/evaluate/v1/variant";
     let good = r#"{"flagKey":"color","entityId":"u1","context":{"plan":"pro"}}"#;
@@ -188,9 +182,7 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         assert_eq!(get(&stack, "/random/a/b", None).await.0, 404);
 
         // gRPC: 1 good, 1 NotFound.
-        let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-            .await
-            .expect("connect");
+        let mut client = stack.grpc();
         let pro = [("plan", "pro")];
         client
             .variant(request("", "color", "u2", &pro))
@@ -298,20 +290,14 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_families_move_under_load() {
-    let dir = fixtures::dir().unwrap();
-    let stack = tokio::time::timeout(WAIT, Stack::start_with(dir.path(), StackOptions::default()))
-        .await
-        .expect("stack started in time")
-        .expect("stack started");
+    let stack = Stack::fixtures().await.expect("stack started");
     let busy = |registry: &Registry| {
         metric_value(registry, "tokio_workers_busy_seconds_total", &[]).expect("busy seconds")
     };
     let eval = stack.evaluation.registry.clone();
     let before = busy(&eval);
     let load = async {
-        let client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-            .await
-            .expect("connect");
+        let client = stack.grpc();
         let mut calls = Vec::new();
         for i in 0..200 {
             let mut client = client.clone();

@@ -6,9 +6,7 @@
 //! tracing disabled nothing is exported.
 
 use flipt_otel::testing::{OtlpReceiver, ReceivedSpan};
-use flipt_proto::evaluation::{
-    EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
+use flipt_proto::evaluation::EvaluationRequest;
 use flipt_testkit::{Stack, StackOptions, WAIT};
 use opentelemetry::trace::SpanKind;
 
@@ -50,17 +48,14 @@ pub async fn traced_stack(
         tracing: true,
         ..StackOptions::default()
     };
-    tokio::time::timeout(WAIT, Stack::start_with(dir, options))
+    Stack::start_with(dir, options)
         .await
-        .expect("stack started in time")
         .expect("stack started")
 }
 
 /// Variant over gRPC with `traceparent`; returns the response's `x-trace-id`.
 async fn grpc_variant(stack: &Stack, message: EvaluationRequest, parent: Option<String>) -> String {
-    let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .expect("connect");
+    let mut client = stack.grpc();
     let mut grpc_request = tonic::Request::new(message);
     if let Some(parent) = parent {
         grpc_request
@@ -233,9 +228,7 @@ async fn one_trace_across_services_over_grpc_and_rest() {
     .await;
     assert_eq!(batch["responses"].as_array().map(Vec::len), Some(3));
 
-    let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .expect("connect");
+    let mut client = stack.grpc();
     let mut boolean = tonic::Request::new(request("", "beta", "user-4", &[("plan", "pro")]));
     boolean.metadata_mut().insert(
         "traceparent",
@@ -360,7 +353,7 @@ async fn one_trace_across_services_over_grpc_and_rest() {
         reload,
         &[
             ("flipt.storage.result", "success"),
-            ("flipt.storage.flags", "3"),
+            ("flipt.storage.flags", "5"),
         ],
     );
     stop(stack).await;

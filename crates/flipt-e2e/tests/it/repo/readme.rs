@@ -1,18 +1,13 @@
 //! The README's quickstart calls, against the demo flags, return what the
 //! README shows.
 
-use flipt_proto::evaluation::{
-    EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
-use flipt_testkit::{Stack, WAIT, demo_flags};
+use flipt_proto::evaluation::EvaluationRequest;
+use flipt_testkit::{Stack, demo_flags};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quickstart_examples_answer_as_documented() {
-    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
-        .await
-        .unwrap()
-        .unwrap();
+    let stack = Stack::start(demo_flags()).await.unwrap();
     let http = reqwest::Client::new();
 
     let rest: Value = http
@@ -33,9 +28,7 @@ async fn quickstart_examples_answer_as_documented() {
         r#"{"three_d_secure":"always","timeout_ms":4500}"#
     );
 
-    let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let mut client = stack.grpc();
     let grpc = client
         .variant(EvaluationRequest {
             namespace_key: "checkout".into(),
@@ -73,10 +66,7 @@ async fn quickstart_examples_answer_as_documented() {
 /// the OFREP endpoint, answered as the snippets say.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openfeature_examples_answer_as_documented() {
-    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
-        .await
-        .unwrap()
-        .unwrap();
+    let stack = Stack::start(demo_flags()).await.unwrap();
     let http = reqwest::Client::new();
     let ofrep = |flag: &str, context: Value| {
         http.post(format!(

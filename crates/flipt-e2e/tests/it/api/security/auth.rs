@@ -336,9 +336,7 @@ async fn exclusions_leave_their_api_open_and_only_it() {
         } else {
             assert_eq!((status, text.as_str()), (401, OFREP_REFUSAL), "{exclude}");
         }
-        let mut client = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-            .await
-            .expect("connect");
+        let mut client = stack.grpc();
         let answer = client
             .variant(EvaluationRequest {
                 namespace_key: "default".into(),

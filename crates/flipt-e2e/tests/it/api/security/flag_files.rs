@@ -153,8 +153,8 @@ async fn a_configmap_volume_loads_each_flag_once_and_follows_the_data_swap() {
     let loaded = "flipt_storage_flags_loaded ";
     assert_eq!(
         sample(&cache, loaded).await,
-        2.0,
-        "color and beta, once each"
+        4.0,
+        "color, frozen, plain and beta, once each"
     );
     flag_state(&cache, "default", "color")
         .await
@@ -181,5 +181,5 @@ async fn a_configmap_volume_loads_each_flag_once_and_follows_the_data_swap() {
         flag_state(&cache, "default", "everything-on").await.is_ok()
     })
     .await;
-    assert_eq!(sample(&cache, loaded).await, 3.0);
+    assert_eq!(sample(&cache, loaded).await, 5.0);
 }

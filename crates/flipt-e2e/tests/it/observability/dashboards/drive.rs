@@ -1,180 +1,11 @@
-//! What the dashboards get to show: the telemetry reporter with a
-//! Segment-compatible sink, and rounds of evaluations over gRPC and REST on
+//! What the dashboards get to show: rounds of evaluations over gRPC and REST on
 //! a copy of the demo flags, including a missing flag, a wrong flag type,
 //! cache hits and misses, snapshots, and one good and one bad reload.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use flipt_otel::testing::metric_value;
-use flipt_proto::evaluation::{
-    BatchEvaluationRequest, EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
-use flipt_server::Listeners;
-use flipt_server::load_from;
-use flipt_telemetry_reporter::TelemetryReporterConfig;
-use flipt_testkit::{Stack, WAIT};
-use prometheus::Registry;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use flipt_proto::evaluation::BatchEvaluationRequest;
+use flipt_testkit::{Stack, WAIT, eventually, request};
 use tonic::Code;
-
-/// A Segment-compatible endpoint that accepts every batch and counts them.
-pub struct Sink {
-    /// `http://127.0.0.1:<port>`.
-    pub url: String,
-    received: Arc<AtomicUsize>,
-}
-
-impl Sink {
-    /// Serves on a free loopback port until the test ends.
-    pub async fn start() -> Sink {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sink");
-        let url = format!("http://{}", listener.local_addr().expect("sink addr"));
-        let received = Arc::new(AtomicUsize::new(0));
-        let count = received.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let count = count.clone();
-                tokio::spawn(async move {
-                    if read_request(&mut stream).await {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let _ = stream
-                            .write_all(
-                                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                                  content-length: 2\r\nconnection: close\r\n\r\n{}",
-                            )
-                            .await;
-                    }
-                });
-            }
-        });
-        Sink { url, received }
-    }
-
-    /// Requests received so far.
-    pub fn received(&self) -> usize {
-        self.received.load(Ordering::SeqCst)
-    }
-}
-
-/// Reads one HTTP/1.1 request (headers, then `content-length` bytes).
-async fn read_request(stream: &mut tokio::net::TcpStream) -> bool {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Ok(Ok(n)) = tokio::time::timeout(WAIT, stream.read(&mut chunk)).await else {
-            return false;
-        };
-        if n == 0 {
-            return false;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let headers = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-        let length: usize = headers
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
-            .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            return true;
-        }
-    }
-}
-
-/// The telemetry reporter running in-process (the harness runs the other
-/// two services).
-pub struct Reporter {
-    /// Bound gRPC address.
-    pub grpc_addr: SocketAddr,
-    /// Bound HTTP address (`/metrics`).
-    pub http_addr: SocketAddr,
-    /// Its metrics registry.
-    pub registry: Registry,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), flipt_telemetry_reporter::RunError>>,
-}
-
-impl Reporter {
-    /// Graceful stop, bounded.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(WAIT, &mut self.task)
-            .await
-            .expect("reporter stops in time")
-            .expect("reporter task")
-            .expect("reporter ran without error");
-    }
-}
-
-/// Starts the telemetry reporter in-process, pinging `sink` at once and
-/// then every two seconds, its state in `state_dir`.
-pub async fn start_reporter(sink: &Sink, state_dir: &Path) -> Reporter {
-    let state = state_dir.display().to_string();
-    let env = [
-        ("FLIPT_TELEMETRY_SEGMENT_ENDPOINT", sink.url.as_str()),
-        ("FLIPT_TELEMETRY_SEGMENT_WRITE_KEY", "dashboard-test"),
-        ("FLIPT_TELEMETRY_INITIAL_DELAY", "0s"),
-        ("FLIPT_TELEMETRY_REPORT_INTERVAL", "2s"),
-        ("FLIPT_META_STATE_DIRECTORY", state.as_str()),
-    ];
-    let config = load_from::<TelemetryReporterConfig>(None, &env)
-        .expect("reporter config")
-        .config;
-    let registry = flipt_otel::service_registry(
-        "flipt-telemetry-reporter",
-        flipt_telemetry_reporter::VERSION,
-    )
-    .expect("registry");
-    let listeners = Listeners::ephemeral().await.expect("listeners");
-    let (grpc_addr, http_addr) = (listeners.grpc_addr(), listeners.http_addr());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(flipt_telemetry_reporter::run(
-        config,
-        listeners,
-        registry.clone(),
-        flipt_otel::ServiceTracing::disabled("flipt-telemetry-reporter"),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    flipt_testkit::wait_serving(http_addr, WAIT)
-        .await
-        .expect("reporter serving");
-    Reporter {
-        grpc_addr,
-        http_addr,
-        registry,
-        stop: Some(stop),
-        task,
-    }
-}
-
-fn request(
-    namespace: &str,
-    flag: &str,
-    entity: &str,
-    context: &[(&str, &str)],
-) -> EvaluationRequest {
-    EvaluationRequest {
-        namespace_key: namespace.into(),
-        flag_key: flag.into(),
-        entity_id: entity.into(),
-        context: context
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-        ..Default::default()
-    }
-}
 
 /// Flags evaluated for the first time in each round, so every round has
 /// cache misses as well as hits.
@@ -188,9 +19,7 @@ const NEW_EACH_ROUND: [(&str, &str, bool); 4] = [
 /// One round of evaluations; every answer is checked, so the metrics the
 /// dashboards read come from requests known to have done what they should.
 pub async fn round(stack: &Stack, round: usize) {
-    let mut grpc = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .expect("connect evaluation");
+    let mut grpc = stack.grpc();
     let http = reqwest::Client::builder()
         .timeout(WAIT)
         .build()
@@ -342,17 +171,14 @@ pub async fn edit_flags(stack: &Stack, edit: Edit) {
             ("failure", before)
         }
     };
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while reloads(&stack.cache.registry, result) <= before {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the cache service did not count a {result} reload within {WAIT:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let what = format!("the cache service counting a {result} reload");
+    eventually(&what, || async {
+        reloads(&stack.cache.registry, result) > before
+    })
+    .await;
 }
 
-fn reloads(registry: &Registry, result: &str) -> f64 {
+fn reloads(registry: &prometheus::Registry, result: &str) -> f64 {
     metric_value(
         registry,
         "flipt_storage_reloads_total",

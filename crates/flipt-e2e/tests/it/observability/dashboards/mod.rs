@@ -16,10 +16,12 @@ mod prometheus;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use flipt_testkit::{Stack, StackOptions, WAIT, demo_flags, fixtures};
+use flipt_testkit::{
+    ReporterOptions, SegmentSink, Stack, StackOptions, demo_flags, eventually, fixtures,
+};
 use serde_json::Value;
 
-use drive::{Edit, Sink};
+use drive::Edit;
 use grafana::{Builtins, Dashboard, load_dashboards, regex_escape, substitute};
 use prometheus::Prometheus;
 
@@ -74,21 +76,19 @@ fn unix_now() -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_returns_data_from_a_live_prometheus() {
     let start = unix_now() - 1.0;
-    let sink = Sink::start().await;
-    let state = tempfile::tempdir().expect("state dir");
-    let reporter = drive::start_reporter(&sink, state.path()).await;
+    let sink = SegmentSink::start().await.expect("segment sink");
     let flags = fixtures::copy(demo_flags()).expect("copy demo flags");
+    // The reporter pings the sink at once and then every two seconds.
     let options = StackOptions {
-        env: vec![(
-            "FLIPT_SERVICES_TELEMETRY_ADDRESS".into(),
-            format!("http://{}", reporter.grpc_addr),
-        )],
+        reporter: Some(
+            ReporterOptions::pinging(sink.url()).set("FLIPT_TELEMETRY_REPORT_INTERVAL", "2s"),
+        ),
         ..Default::default()
     };
-    let stack = tokio::time::timeout(WAIT, Stack::start_with(flags.path(), options))
+    let stack = Stack::start_with(flags.path(), options)
         .await
-        .expect("stack starts in time")
         .expect("stack starts");
+    let reporter = stack.reporter.as_ref().expect("reporter");
 
     let targets = BTreeMap::from([
         (
@@ -115,14 +115,10 @@ async fn every_dashboard_query_returns_data_from_a_live_prometheus() {
         }
         prometheus.wait_scrapes(1).await;
     }
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while sink.received() == 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no telemetry ping reached the sink"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("a telemetry ping at the sink", || async {
+        sink.received() > 0
+    })
+    .await;
     prometheus.wait_scrapes(2).await;
 
     let end = unix_now();
@@ -148,7 +144,6 @@ async fn every_dashboard_query_returns_data_from_a_live_prometheus() {
 
     prometheus.stop().await;
     stack.stop().await.expect("stack stops");
-    reporter.stop().await;
     assert!(
         failures.is_empty(),
         "{} dashboard queries failed:\n{}",
