@@ -140,8 +140,16 @@ impl<S: Service> Stack<S> {
 
     /// GETs `path` on the evaluation service's HTTP port.
     pub async fn rest_get(&self, path: &str) -> Json {
-        self.send(http_client().get(url(self.evaluation.addrs(), path)))
-            .await
+        self.rest_get_with(path, &[]).await
+    }
+
+    /// GETs `path` with `headers` on the evaluation service's HTTP port.
+    pub async fn rest_get_with(&self, path: &str, headers: &[(&str, &str)]) -> Json {
+        let mut request = http_client().get(url(self.evaluation.addrs(), path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request).await
     }
 
     /// Sends a request built by the caller (extra headers, another method).

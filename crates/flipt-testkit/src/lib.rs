@@ -9,7 +9,7 @@
 //!
 //! Beside the stack: [`ServiceProcess`] (any service binary as a child
 //! process), [`TestRedis`], [`SegmentSink`] (a Segment-compatible endpoint),
-//! the one flag fixture set ([`fixtures`]), [`promtool_check`], and the
+//! the one flag fixture set ([`fixtures`]), [`promtool`] and [`promtool_check`], and the
 //! bounded waits [`eventually`] and [`wait_serving`].
 //!
 //! Only tests and the benchmark tool depend on this crate; the services
@@ -27,12 +27,12 @@ mod wait;
 
 pub use client::{Json, http_client, request, scrape};
 pub use process::{ServiceProcess, binary_path, cpu_seconds, rss_kib};
-pub use promtool::{ACCEPTED_PROMTOOL_FINDINGS, promtool_check};
+pub use promtool::{ACCEPTED_PROMTOOL_FINDINGS, promtool, promtool_check};
 pub use redis::{REDIS_URL_VAR, TestRedis};
 pub use reporter::ReporterOptions;
 pub use sink::SegmentSink;
 pub use stack::{Service, ServiceHandle, Stack, StackOptions};
-pub use wait::{WAIT, eventually, health_status, wait_serving};
+pub use wait::{WAIT, eventually, health_status, wait_for, wait_serving};
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,11 @@
 //! `promtool check metrics` on an exposition, with the one finding the
 //! project accepts.
 
-use std::time::Duration;
+use std::{
+    io::Write as _,
+    process::{Command, ExitStatus, Stdio},
+    time::Duration,
+};
 
 use crate::repo_root;
 
@@ -14,36 +18,42 @@ pub const ACCEPTED_PROMTOOL_FINDINGS: &[&str] = &[
     r#"flipt_evaluations_latency_milliseconds use base unit "seconds" instead of "milliseconds""#,
 ];
 
-/// Runs `promtool check metrics` on `text` and fails on any finding other
-/// than [`ACCEPTED_PROMTOOL_FINDINGS`]. When promtool is missing, first
-/// runs `tools/ensure-promtool.sh`, which installs Debian's `prometheus`
-/// package (root) or says what to install.
-pub fn promtool_check(text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
+/// Runs `promtool` with `args` in the repository root, `stdin` on its
+/// standard input, and returns its exit status and combined output. When
+/// promtool is missing, first runs `tools/ensure-promtool.sh`, which
+/// installs Debian's `prometheus` package (root) or says what to install.
+pub fn promtool(args: &[&str], stdin: &str) -> Result<(ExitStatus, String), String> {
     if Command::new("promtool").arg("--version").output().is_err() {
         install_promtool()?;
     }
     let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
+        .args(args)
+        .current_dir(repo_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run promtool: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(text.as_bytes())
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.as_bytes())
             .map_err(|e| format!("cannot write to promtool: {e}"))?;
     }
     let output = child
         .wait_with_output()
         .map_err(|e| format!("promtool failed: {e}"))?;
-    let findings = format!(
+    let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    Ok((output.status, text))
+}
+
+/// Runs `promtool check metrics` on `text` and fails on any finding other
+/// than [`ACCEPTED_PROMTOOL_FINDINGS`].
+pub fn promtool_check(text: &str) -> Result<(), String> {
+    let (status, findings) = promtool(&["check", "metrics"], text)?;
     let unexpected: Vec<&str> = findings
         .lines()
         .map(str::trim)
@@ -51,13 +61,13 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
         .collect();
     // Exit status 3 means "lint findings only"; anything else (1: parse
     // error) is a failure even without a line we could match.
-    let status_ok = output.status.success() || output.status.code() == Some(3);
+    let status_ok = status.success() || status.code() == Some(3);
     if unexpected.is_empty() && status_ok {
         Ok(())
     } else {
         Err(format!(
             "promtool check metrics ({}): {}",
-            output.status,
+            status,
             findings.trim()
         ))
     }
@@ -65,7 +75,7 @@ pub fn promtool_check(text: &str) -> Result<(), String> {
 
 fn install_promtool() -> Result<(), String> {
     let script = repo_root().join("tools/ensure-promtool.sh");
-    let mut child = std::process::Command::new("bash")
+    let mut child = Command::new("bash")
         .arg(&script)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", script.display()))?;

@@ -15,11 +15,29 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check().await {
+    wait_for(what, WAIT, || {
+        let check = check();
+        async move { check.await.then_some(()) }
+    })
+    .await;
+}
+
+/// Polls `poll` every 50 ms until it gives a value, and returns it; panics
+/// naming `what` after `limit`. For tests that wait on something slower
+/// than [`WAIT`] or need what they waited for.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut poll: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = poll().await {
+            return value;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "timed out after {limit:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

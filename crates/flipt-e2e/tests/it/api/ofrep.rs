@@ -5,10 +5,8 @@
 //! The OpenFeature providers themselves are driven in `clients::openfeature`.
 
 use flipt_otel::testing::metric_value;
-use flipt_testkit::{Json, Stack, StackOptions, WAIT, eventually};
+use flipt_testkit::{Json, Stack, StackOptions, WAIT, eventually, fixtures};
 use serde_json::{Value, json};
-
-use flipt_testkit::fixtures;
 
 const SINGLE: &str = "/ofrep/v1/evaluate/flags";
 

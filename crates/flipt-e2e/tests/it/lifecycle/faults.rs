@@ -22,10 +22,8 @@ use std::{
 use flipt_proto::evaluation::{
     EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
-use flipt_testkit::{ServiceProcess, TestRedis, WAIT, eventually};
+use flipt_testkit::{ServiceProcess, Stack, StackOptions, TestRedis, WAIT, eventually, fixtures};
 use tonic::{Code, transport::Channel};
-
-use flipt_testkit::fixtures;
 
 type Client = EvaluationServiceClient<Channel>;
 
@@ -33,50 +31,34 @@ type Client = EvaluationServiceClient<Channel>;
 /// callers holding this token.
 const INTERNAL_TOKEN: &str = "faults-internal-token";
 
-/// Both services on the fixture flags; the cache with `cache_env`, the
-/// evaluation service with `evaluation_env`, both with the internal token.
+/// Both services as processes on the fixture flags in `flags`; the cache
+/// with `cache_env`, the evaluation service with `evaluation_env`, both
+/// with the internal token.
 async fn start(
     flags: &std::path::Path,
     cache_env: Vec<(String, String)>,
     evaluation_env: &[(&str, &str)],
-) -> (ServiceProcess, ServiceProcess) {
-    let mut env = cache_env;
-    env.push((
-        "FLIPT_STORAGE_LOCAL_PATH".into(),
-        flags.display().to_string(),
-    ));
-    env.push((
-        "FLIPT_SERVICES_INTERNAL_TOKEN".into(),
-        INTERNAL_TOKEN.into(),
-    ));
-    let cache = ServiceProcess::start("flipt-cache", env)
-        .await
-        .expect("start flipt-cache");
-    let mut env = vec![
-        ("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url()),
-        (
+) -> Stack<ServiceProcess> {
+    let options = StackOptions {
+        env: vec![(
             "FLIPT_SERVICES_INTERNAL_TOKEN".into(),
             INTERNAL_TOKEN.into(),
-        ),
-    ];
-    env.extend(
-        evaluation_env
+        )],
+        cache_env,
+        evaluation_env: evaluation_env
             .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into())),
-    );
-    let evaluation = ServiceProcess::start("flipt-evaluation", env)
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
+        ..StackOptions::default()
+    };
+    Stack::processes(flags, options)
         .await
-        .expect("start flipt-evaluation");
-    (cache, evaluation)
+        .expect("start flipt-cache and flipt-evaluation")
 }
 
+/// A Variant request for `color` as a pro user.
 fn request(entity: u64) -> EvaluationRequest {
-    EvaluationRequest {
-        flag_key: "color".into(),
-        entity_id: format!("user-{entity}"),
-        context: [("plan".to_owned(), "pro".to_owned())].into(),
-        ..Default::default()
-    }
+    flipt_testkit::request("", "color", &format!("user-{entity}"), &[("plan", "pro")])
 }
 
 /// Reads one sample of the text exposition at `/metrics`.
@@ -177,15 +159,13 @@ fn never(_: &tonic::Status) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_restart() {
     let mut redis = TestRedis::start().await.expect("redis");
-    let dir = tempfile::tempdir().expect("tempdir");
-    fixtures::write(dir.path()).unwrap();
+    let dir = fixtures::dir().expect("fixture flags");
     // A short TTL, so entries keep being written and read during the load.
     let mut env = redis.cache_env();
     env.push(("FLIPT_CACHE_TTL".into(), "200ms".into()));
-    let (cache, evaluation) = start(dir.path(), env, &[]).await;
-    let client = Client::connect(evaluation.grpc_url())
-        .await
-        .expect("connect");
+    let stack = start(dir.path(), env, &[]).await;
+    let cache = &stack.cache;
+    let client = stack.grpc();
     let hits = r#"flipt_cache_hit_total{cache="redis",type="flag"}"#;
     let errors = r#"flipt_cache_error_total{cache="redis"}"#;
 
@@ -193,15 +173,15 @@ async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_resta
     let tally = Arc::new(Tally::default());
     let workers = load(client, 4, Arc::clone(&stop), Arc::clone(&tally), never);
     eventually("redis hits under load", || async {
-        scrape(&cache, hits).await >= 10.0
+        scrape(cache, hits).await >= 10.0
     })
     .await;
-    assert_eq!(scrape(&cache, errors).await, 0.0);
+    assert_eq!(scrape(cache, errors).await, 0.0);
 
     redis.kill().expect("kill redis");
     let served_before = tally.ok.load(Ordering::Relaxed);
     eventually("errors counted while redis is down", || async {
-        scrape(&cache, errors).await >= 1.0
+        scrape(cache, errors).await >= 1.0
     })
     .await;
     eventually("evaluations served while redis is down", || async {
@@ -210,9 +190,9 @@ async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_resta
     .await;
 
     redis.restart().await.expect("restart redis");
-    let hits_down = scrape(&cache, hits).await;
+    let hits_down = scrape(cache, hits).await;
     eventually("redis used again after its restart", || async {
-        scrape(&cache, hits).await > hits_down && redis.key_count().await.unwrap_or(0) > 0
+        scrape(cache, hits).await > hits_down && redis.key_count().await.unwrap_or(0) > 0
     })
     .await;
     finish(&stop, workers).await;
@@ -223,21 +203,16 @@ async fn redis_killed_mid_load_fails_no_evaluation_and_is_used_again_after_resta
         "failed evaluations"
     );
     assert!(tally.ok.load(Ordering::Relaxed) > served_before + 200);
-    drop(evaluation);
-    drop(cache);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cache_service_killed_gives_unavailable_within_a_second_then_recovers() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fixtures::write(dir.path()).unwrap();
-    let (mut cache, evaluation) = start(dir.path(), Vec::new(), &[]).await;
-    let mut client = Client::connect(evaluation.grpc_url())
-        .await
-        .expect("connect");
+    let dir = fixtures::dir().expect("fixture flags");
+    let mut stack = start(dir.path(), Vec::new(), &[]).await;
+    let mut client = stack.grpc();
     client.variant(request(1)).await.expect("served");
 
-    cache.kill().await.expect("kill cache");
+    stack.cache.kill().await.expect("kill cache");
     for entity in 0..5 {
         let started = std::time::Instant::now();
         let status = tokio::time::timeout(WAIT, client.variant(request(entity)))
@@ -250,13 +225,12 @@ async fn cache_service_killed_gives_unavailable_within_a_second_then_recovers() 
     }
 
     // Same ports, new process: the evaluation service reconnects by itself.
-    cache.restart().await.expect("restart cache");
+    stack.cache.restart().await.expect("restart cache");
     eventually("evaluations to succeed again", || {
         let mut client = client.clone();
         async move { client.variant(request(7)).await.is_ok() }
     })
     .await;
-    drop(evaluation);
 }
 
 /// Every outcome a caller can see while a server stops: answers are
@@ -309,21 +283,18 @@ async fn scrape_sum(process: &ServiceProcess, name: &str, labels: &[(&str, &str)
 ///   cache's refusals into Unavailable, never another code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    fixtures::write(dir.path()).unwrap();
+    let dir = fixtures::dir().expect("fixture flags");
     for target in ["flipt-evaluation", "flipt-cache"] {
         // A deadline on cache calls far above a slow drain: a call the
         // evaluation service gave up on would be its cancellation, not a
         // request the stopping cache failed.
-        let (mut cache, mut evaluation) = start(
+        let mut stack = start(
             dir.path(),
             Vec::new(),
             &[("FLIPT_SERVICES_CACHE_TIMEOUT", "10s")],
         )
         .await;
-        let client = Client::connect(evaluation.grpc_url())
-            .await
-            .expect("connect");
+        let client = stack.grpc();
         let stop = Arc::new(AtomicBool::new(false));
         let tally = Arc::new(Tally::default());
         let workers = load(client, 8, Arc::clone(&stop), Arc::clone(&tally), any_error);
@@ -333,9 +304,9 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
         .await;
 
         let stopped = if target == "flipt-cache" {
-            &mut cache
+            &mut stack.cache
         } else {
-            &mut evaluation
+            &mut stack.evaluation
         };
         stopped.terminate().await.expect("clean exit after SIGTERM");
         let [accepted, answered, cancelled] = drained_counts(stopped);
@@ -344,7 +315,7 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
             // answers Unavailable; stop it before reading its counters.
             finish(&stop, workers).await;
             scrape_sum(
-                &evaluation,
+                &stack.evaluation,
                 "grpc_client_handled_total",
                 &[
                     ("grpc_service", "flipt.cache.v1.CacheService"),
@@ -380,7 +351,5 @@ async fn sigterm_under_load_answers_every_accepted_request_and_exits_cleanly() {
                 "evaluation answered other than Unavailable without the cache: {codes:?}"
             );
         }
-        drop(evaluation);
-        drop(cache);
     }
 }

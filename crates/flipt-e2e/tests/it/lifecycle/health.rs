@@ -4,14 +4,10 @@
 //! loaded flags; liveness (service `liveness`) stays SERVING through a
 //! cache outage. (NOT_SERVING during shutdown: `shutdown.rs`.)
 
-use std::time::Duration;
-
-use flipt_testkit::{ServiceProcess, Stack, WAIT};
+use flipt_testkit::{ServiceProcess, Stack, WAIT, fixtures, wait_for};
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-use flipt_testkit::fixtures;
 
 async fn check(url: &str, service: &str) -> Result<ServingStatus, tonic::Code> {
     let channel = Channel::from_shared(url.to_owned())
@@ -45,18 +41,12 @@ async fn http_health(base_url: &str) -> (u16, String) {
 
 /// Waits (bounded) until `/health` answers `code`.
 async fn wait_http_health(base_url: &str, code: u16) -> String {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    let what = format!("{base_url}/health to answer {code}");
+    wait_for(&what, WAIT, || async {
         let (status, body) = http_health(base_url).await;
-        if status == code {
-            return body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{base_url}/health still {status} {body} after {WAIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (status == code).then_some(body)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

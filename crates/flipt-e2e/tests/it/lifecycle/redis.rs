@@ -6,10 +6,8 @@ use flipt_otel::testing::metric_value;
 use flipt_proto::evaluation::{
     EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
-use flipt_testkit::{Stack, StackOptions, TestRedis, WAIT, eventually};
+use flipt_testkit::{Stack, StackOptions, TestRedis, WAIT, eventually, fixtures};
 use tonic::transport::Channel;
-
-use flipt_testkit::fixtures;
 
 type Client = EvaluationServiceClient<Channel>;
 

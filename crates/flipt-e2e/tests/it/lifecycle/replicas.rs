@@ -17,10 +17,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
-use flipt_testkit::{ServiceProcess, TestRedis, WAIT, eventually};
+use flipt_testkit::{ServiceProcess, TestRedis, WAIT, eventually, fixtures, request};
 use tonic::transport::{Channel, Endpoint, channel::Change};
-
-use flipt_testkit::{fixtures, request};
 
 /// Bound on the calls of the whole test, whatever happens.
 const MAX_CALLS: u64 = 2_000_000;

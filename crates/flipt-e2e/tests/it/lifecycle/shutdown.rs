@@ -19,7 +19,7 @@ use flipt_proto::cache::v1::{
 };
 use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
 use flipt_server::{Health, Listeners, Server};
-use flipt_testkit::{ServiceProcess, WAIT};
+use flipt_testkit::{ServiceProcess, WAIT, fixtures, request};
 use opentelemetry::trace::SpanKind;
 use tokio::sync::{Notify, oneshot, watch};
 use tonic::service::Routes;
@@ -27,8 +27,6 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-use flipt_testkit::{fixtures, request};
 
 /// Requests held at the gate when SIGTERM is sent: gRPC and REST.
 const GRPC_CALLS: usize = 3;

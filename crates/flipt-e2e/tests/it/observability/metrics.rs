@@ -4,29 +4,11 @@
 //! `/metrics` passes `promtool check metrics`; `metrics.enabled: false`
 //! records none of the service families.
 
-use std::time::Duration;
-
 use flipt_otel::testing::{histogram_count, metric_value};
-use flipt_proto::evaluation::{
-    BatchEvaluationRequest, evaluation_service_client::EvaluationServiceClient,
-};
-use flipt_testkit::{Stack, StackOptions, WAIT};
+use flipt_proto::evaluation::BatchEvaluationRequest;
+use flipt_testkit::{Stack, StackOptions, WAIT, eventually, request};
 use prometheus::Registry;
 use tonic::Code;
-
-use flipt_testkit::{fixtures, request};
-
-type Client = EvaluationServiceClient<tonic::transport::Channel>;
-
-async fn start(dir: &std::path::Path, options: StackOptions) -> Stack {
-    Stack::start_with(dir, options)
-        .await
-        .expect("stack started")
-}
-
-async fn client(stack: &Stack) -> Client {
-    stack.grpc()
-}
 
 /// Sends the mix whose counts the test expects:
 /// * Variant `color`: 3 × pro (match → red), 2 × no context (default → blue);
@@ -34,7 +16,7 @@ async fn client(stack: &Stack) -> Client {
 /// * Variant `nope`: 2 × NotFound; Boolean `color`: 1 × InvalidArgument;
 /// * Batch: color (pro), beta, nope, other/everything-on.
 async fn send_mix(stack: &Stack) {
-    let mut client = client(stack).await;
+    let mut client = stack.grpc();
     let pro = [("plan", "pro")];
     for entity in ["u1", "u2", "u3"] {
         let r = client.variant(request("", "color", entity, &pro)).await;
@@ -118,8 +100,7 @@ fn result_labels<'a>(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_after_a_known_mix_are_exact() {
-    let dir = fixtures::dir().unwrap();
-    let stack = start(dir.path(), StackOptions::default()).await;
+    let stack = Stack::fixtures().await.expect("stack started");
     tokio::time::timeout(WAIT, send_mix(&stack))
         .await
         .expect("mix in time");
@@ -285,24 +266,19 @@ async fn counters_after_a_known_mix_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_reload_is_counted_and_the_last_good_flags_stay() {
-    let dir = fixtures::dir().unwrap();
-    let stack = start(dir.path(), StackOptions::default()).await;
+    let stack = Stack::fixtures().await.expect("stack started");
     let cache = stack.cache.registry.clone();
     std::fs::write(
-        dir.path().join("default.features.yml"),
+        stack.flags_dir().join("default.features.yml"),
         "namespace: default\nflags:\n  - key: [broken\n",
     )
     .expect("write broken file");
 
     let failures = [("result", "failure")];
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while metric_value(&cache, "flipt_storage_reloads_total", &failures) != Some(1.0) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failed reload counted within {WAIT:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("a failed reload counted", || async {
+        metric_value(&cache, "flipt_storage_reloads_total", &failures) == Some(1.0)
+    })
+    .await;
     assert_eq!(
         metric_value(
             &cache,
@@ -315,7 +291,7 @@ async fn failed_reload_is_counted_and_the_last_good_flags_stay() {
         metric_value(&cache, "flipt_storage_flags_loaded", &[]),
         Some(5.0)
     );
-    let mut client = client(&stack).await;
+    let mut client = stack.grpc();
     let answer = client
         .variant(request("", "color", "u1", &[("plan", "pro")]))
         .await
@@ -326,13 +302,9 @@ async fn failed_reload_is_counted_and_the_last_good_flags_stay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_disabled_records_no_service_families() {
-    let dir = fixtures::dir().unwrap();
-    let options = StackOptions {
-        env: vec![("FLIPT_METRICS_ENABLED".into(), "false".into())],
-        ..StackOptions::default()
-    };
-    let stack = start(dir.path(), options).await;
-    let mut client = client(&stack).await;
+    let options = StackOptions::env([("FLIPT_METRICS_ENABLED", "false")]);
+    let stack = Stack::fixtures_with(options).await.expect("stack started");
+    let mut client = stack.grpc();
     client
         .variant(request("", "color", "u1", &[]))
         .await

@@ -5,11 +5,9 @@
 //! event per flag, with the cache service's snapshot span in the same trace.
 
 use flipt_otel::testing::{OtlpReceiver, ReceivedSpan};
-use flipt_testkit::{Stack, WAIT};
+use flipt_testkit::{Stack, WAIT, fixtures};
 use opentelemetry::trace::SpanKind;
 use serde_json::json;
-
-use flipt_testkit::fixtures;
 
 use super::traces::{CACHE_CALL, assert_attributes, find, flush, stop, traced_stack, traceparent};
 
@@ -20,21 +18,13 @@ const SNAPSHOT_CALL: &str = "flipt.cache.v1.CacheService/GetNamespaceSnapshot";
 
 /// POSTs an OFREP body with `traceparent`; returns `x-trace-id`.
 async fn post(stack: &Stack, path: &str, trace: &str) -> String {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", stack.evaluation.http_url()))
-        .header("traceparent", traceparent(trace, CALLER, true))
-        .body(json!({"context": {"targetingKey": "u1", "plan": "pro"}}).to_string())
-        .timeout(WAIT)
-        .send()
-        .await
-        .expect("ofrep call");
-    assert_eq!(response.status(), 200);
-    response
-        .headers()
-        .get("x-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+    let parent = traceparent(trace, CALLER, true);
+    let body = json!({"context": {"targetingKey": "u1", "plan": "pro"}}).to_string();
+    let answer = stack
+        .rest_post_with(path, &[("traceparent", &parent)], body)
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    answer.header("x-trace-id").unwrap_or_default().to_owned()
 }
 
 /// The evaluation server span of `trace` named `name`, and the cache server

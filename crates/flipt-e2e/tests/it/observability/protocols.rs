@@ -5,11 +5,9 @@
 //! before any traffic; the runtime families are there and move.
 
 use flipt_otel::testing::{histogram_count, metric_value};
-use flipt_testkit::{Stack, StackOptions, WAIT};
+use flipt_testkit::{Stack, StackOptions, WAIT, fixtures, request};
 use prometheus::Registry;
 use tonic::Code;
-
-use flipt_testkit::{fixtures, request};
 
 const EVALUATION: &str = "flipt.evaluation.EvaluationService";
 const DATA: &str = "flipt.evaluation.DataService";
@@ -52,35 +50,15 @@ fn http_count(registry: &Registry, method: &str, route: &str, status: &str) -> O
     )
 }
 
-/// `POST <evaluation>/<path>` with `body`; the status.
-async fn post(stack: &Stack, path: &str, body: impl Into<reqwest::Body>) -> u16 {
-    reqwest::Client::new()
-        .post(format!("{}{path}", stack.evaluation.http_url()))
-        .body(body)
-        .timeout(WAIT)
-        .send()
-        .await
-        .expect("rest call")
-        .status()
-        .as_u16()
-}
-
 /// `GET <evaluation>/<path>`, optionally with If-None-Match; status and etag.
 async fn get(stack: &Stack, path: &str, if_none_match: Option<&str>) -> (u16, String) {
-    let mut request = reqwest::Client::new()
-        .get(format!("{}{path}", stack.evaluation.http_url()))
-        .timeout(WAIT);
-    if let Some(etag) = if_none_match {
-        request = request.header("if-none-match", etag);
-    }
-    let response = request.send().await.expect("rest call");
-    let etag = response
-        .headers()
-        .get("etag")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (response.status().as_u16(), etag)
+    let headers: Vec<(&str, &str)> = if_none_match
+        .map(|etag| ("if-none-match", etag))
+        .into_iter()
+        .collect();
+    let answer = stack.rest_get_with(path, &headers).await;
+    let etag = answer.header("etag").unwrap_or_default().to_owned();
+    (answer.status, etag)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,18 +124,36 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
     let good = r#"{"flagKey":"color","entityId":"u1","context":{"plan":"pro"}}"#;
     let mix = async {
         // REST: 2 good, 1 missing flag, 1 bad JSON, 1 wrong type, 1 oversized.
-        assert_eq!(post(&stack, variant, good).await, 200);
-        assert_eq!(post(&stack, variant, good).await, 200);
+        assert_eq!(stack.rest_post_with(variant, &[], good).await.status, 200);
+        assert_eq!(stack.rest_post_with(variant, &[], good).await.status, 200);
         let missing = r#"{"flagKey":"nope","entityId":"u1"}"#;
-        assert_eq!(post(&stack, variant, missing).await, 404);
-        assert_eq!(post(&stack, variant, "{not json").await, 400);
+        assert_eq!(
+            stack.rest_post_with(variant, &[], missing).await.status,
+            404
+        );
+        assert_eq!(
+            stack.rest_post_with(variant, &[], "{not json").await.status,
+            400
+        );
         let wrong_type = r#"{"flagKey":"beta","entityId":"u1"}"#;
-        assert_eq!(post(&stack, variant, wrong_type).await, 400);
+        assert_eq!(
+            stack.rest_post_with(variant, &[], wrong_type).await.status,
+            400
+        );
         let oversized = format!(r#"{{"flagKey":"color","entityId":"{}"}}"#, "x".repeat(4096));
-        assert_eq!(post(&stack, variant, oversized).await, 400);
+        assert_eq!(
+            stack.rest_post_with(variant, &[], oversized).await.status,
+            400
+        );
         // REST boolean once, the snapshot twice (the second not modified).
         let boolean = r#"{"flagKey":"beta","entityId":"u1","context":{"plan":"pro"}}"#;
-        assert_eq!(post(&stack, "/evaluate/v1/boolean", boolean).await, 200);
+        assert_eq!(
+            stack
+                .rest_post_with("/evaluate/v1/boolean", &[], boolean)
+                .await
+                .status,
+            200
+        );
         let snapshot = "/internal/v1/evaluation/snapshot/namespace/default";
         let (status, etag) = get(&stack, snapshot, None).await;
         assert_eq!(status, 200);
@@ -165,18 +161,33 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
         // OFREP: a good, a missing and an unparsable single flag; one bulk.
         let context = r#"{"context":{"targetingKey":"u1","plan":"pro"}}"#;
         assert_eq!(
-            post(&stack, "/ofrep/v1/evaluate/flags/color", context).await,
+            stack
+                .rest_post_with("/ofrep/v1/evaluate/flags/color", &[], context)
+                .await
+                .status,
             200
         );
         assert_eq!(
-            post(&stack, "/ofrep/v1/evaluate/flags/nope", context).await,
+            stack
+                .rest_post_with("/ofrep/v1/evaluate/flags/nope", &[], context)
+                .await
+                .status,
             404
         );
         assert_eq!(
-            post(&stack, "/ofrep/v1/evaluate/flags/color", "{oops").await,
+            stack
+                .rest_post_with("/ofrep/v1/evaluate/flags/color", &[], "{oops")
+                .await
+                .status,
             400
         );
-        assert_eq!(post(&stack, "/ofrep/v1/evaluate/flags", context).await, 200);
+        assert_eq!(
+            stack
+                .rest_post_with("/ofrep/v1/evaluate/flags", &[], context)
+                .await
+                .status,
+            200
+        );
         // Unknown paths: one bounded route value, no RPC.
         assert_eq!(get(&stack, "/evaluate/v1/nothing", None).await.0, 404);
         assert_eq!(get(&stack, "/random/a/b", None).await.0, 404);
@@ -200,7 +211,7 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
     // The cache stopped: one REST 503 and one gRPC Unavailable.
     stack.stop_cache().await.expect("stop cache");
     let outage = async {
-        assert_eq!(post(&stack, variant, good).await, 503);
+        assert_eq!(stack.rest_post_with(variant, &[], good).await.status, 503);
         let status = client
             .variant(request("", "color", "u3", &[]))
             .await

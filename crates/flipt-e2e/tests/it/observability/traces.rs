@@ -7,10 +7,8 @@
 
 use flipt_otel::testing::{OtlpReceiver, ReceivedSpan};
 use flipt_proto::evaluation::EvaluationRequest;
-use flipt_testkit::{Stack, StackOptions, WAIT};
+use flipt_testkit::{Stack, StackOptions, WAIT, eventually, fixtures, request};
 use opentelemetry::trace::SpanKind;
-
-use flipt_testkit::{fixtures, request};
 
 const GRPC_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const GRPC_PARENT: &str = "00f067aa0ba902b7";
@@ -436,16 +434,14 @@ async fn a_failed_reload_is_an_error_span_of_the_cache_service() {
     // The reload runs in the background: wait for it to be counted, then
     // flush so its span is exported.
     let failures = [("result", "failure")];
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while flipt_otel::testing::metric_value(
-        &stack.cache.registry,
-        "flipt_storage_reloads_total",
-        &failures,
-    ) != Some(1.0)
-    {
-        assert!(tokio::time::Instant::now() < deadline, "no failed reload");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually("a failed reload counted", || async {
+        flipt_otel::testing::metric_value(
+            &stack.cache.registry,
+            "flipt_storage_reloads_total",
+            &failures,
+        ) == Some(1.0)
+    })
+    .await;
     flush(&stack).await;
     let spans = receiver
         .wait_for(WAIT, |spans| {

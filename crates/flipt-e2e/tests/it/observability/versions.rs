@@ -5,10 +5,8 @@
 //! request's trace and span ids (real binaries, real OTLP receiver).
 
 use flipt_otel::testing::{OtlpReceiver, ReceivedSpan};
-use flipt_testkit::{ServiceProcess, Stack, StackOptions, WAIT, eventually};
+use flipt_testkit::{ServiceProcess, Stack, StackOptions, WAIT, eventually, fixtures};
 use opentelemetry::trace::SpanKind;
-
-use flipt_testkit::fixtures;
 
 const FIRST_TRACE: &str = "1af7651916cd43dd8448eb211c80319c";
 const SECOND_TRACE: &str = "2af7651916cd43dd8448eb211c80319c";

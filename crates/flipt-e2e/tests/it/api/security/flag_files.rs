@@ -8,11 +8,10 @@ use std::path::Path;
 use flipt_proto::cache::v1::{
     FlagRef, GetEvaluationStateRequest, cache_service_client::CacheServiceClient,
 };
-use flipt_testkit::{ServiceProcess, eventually};
+use flipt_testkit::{ServiceProcess, eventually, fixtures};
 use tonic::Request;
 
 use super::{INTERNAL_TOKEN, start_cache};
-use flipt_testkit::fixtures;
 
 /// Resident memory may grow this much over a bad reload (the bound).
 const RSS_SLACK_KIB: u64 = 20 * 1024;

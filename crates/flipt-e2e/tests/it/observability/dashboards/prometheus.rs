@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 
-use flipt_testkit::repo_root;
+use flipt_testkit::{repo_root, wait_for};
 
 /// Upper bound of the waits on Prometheus (start, scrapes).
 const PROM_WAIT: Duration = Duration::from_secs(30);
@@ -100,19 +100,12 @@ impl Prometheus {
     }
 
     async fn wait_ready(&self) {
-        let deadline = tokio::time::Instant::now() + PROM_WAIT;
-        loop {
+        let what = format!("prometheus at {} to be ready", self.url);
+        wait_for(&what, PROM_WAIT, || async {
             let ready = self.http.get(format!("{}/-/ready", self.url)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "prometheus at {} not ready within {PROM_WAIT:?}",
-                self.url
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            ready.is_ok_and(|r| r.status().is_success()).then_some(())
+        })
+        .await;
     }
 
     /// `lastScrape` of every active target, by `job`, with its health.

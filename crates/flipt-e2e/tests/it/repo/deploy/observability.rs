@@ -14,12 +14,10 @@ use crate::observability::dashboards::grafana::load_dashboards;
 
 #[test]
 fn prometheus_config_passes_promtool_and_scrapes_the_services() {
-    let (ok, output) = run_tool(
-        "promtool",
-        &["check", "config", "deploy/prometheus/prometheus.yml"],
-        "tools/ensure-promtool.sh",
-    );
-    assert!(ok, "promtool check config failed:\n{output}");
+    let (status, output) =
+        flipt_testkit::promtool(&["check", "config", "deploy/prometheus/prometheus.yml"], "")
+            .unwrap_or_else(|error| panic!("{error}"));
+    assert!(status.success(), "promtool check config failed:\n{output}");
 
     let text =
         std::fs::read_to_string(root().join("deploy/prometheus/prometheus.yml")).expect("read");
