@@ -394,6 +394,15 @@ mod tests {
             ))
         );
         assert_eq!(serving_addresses(r#"{"message":"flags loaded"}"#), None);
+        assert_eq!(
+            serving_addresses(r#"{"message":"flags loaded","grpc":"127.0.0.1:1"}"#),
+            None
+        );
+        assert_eq!(
+            serving_addresses(r#"{"message":"serving","grpc":"nope","http":"x"}"#),
+            None
+        );
+        assert_eq!(serving_addresses("serving grpc=1 http=2"), None);
         assert_eq!(serving_addresses("not json"), None);
     }
 
