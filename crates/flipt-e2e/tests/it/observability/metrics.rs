@@ -28,19 +28,13 @@ async fn send_mix(stack: &Stack) {
             .await;
         assert_eq!(r.expect("variant").into_inner().variant_key, "blue");
     }
-    let rest: serde_json::Value = reqwest::Client::new()
-        .post(format!(
-            "{}/evaluate/v1/boolean",
-            stack.evaluation.http_url()
-        ))
-        .body(r#"{"flagKey":"beta","entityId":"u6","context":{"plan":"pro"}}"#)
-        .timeout(WAIT)
-        .send()
+    let rest = stack
+        .rest_post(
+            "/evaluate/v1/boolean",
+            r#"{"flagKey":"beta","entityId":"u6","context":{"plan":"pro"}}"#,
+        )
         .await
-        .expect("rest boolean")
-        .json()
-        .await
-        .expect("json");
+        .body;
     assert_eq!(rest["enabled"], true, "{rest}");
     let r = client.boolean(request("", "beta", "u7", &[])).await;
     assert!(!r.expect("boolean").into_inner().enabled);

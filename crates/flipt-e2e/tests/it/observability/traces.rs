@@ -74,22 +74,15 @@ async fn rest_post(
     body: &str,
     parent: Option<String>,
 ) -> (String, serde_json::Value) {
-    let mut builder = reqwest::Client::new()
-        .post(format!("{}{path}", stack.evaluation.http_url()))
-        .body(body.to_owned())
-        .timeout(WAIT);
-    if let Some(parent) = parent {
-        builder = builder.header("traceparent", parent);
-    }
-    let response = builder.send().await.expect("rest call");
-    assert_eq!(response.status(), 200);
-    let trace_id = response
-        .headers()
-        .get("x-trace-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    (trace_id, response.json().await.expect("json"))
+    let headers: Vec<(&str, &str)> = parent
+        .as_deref()
+        .map(|parent| ("traceparent", parent))
+        .into_iter()
+        .collect();
+    let answer = stack.rest_post_with(path, &headers, body).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let trace_id = answer.header("x-trace-id").unwrap_or_default().to_owned();
+    (trace_id, answer.body)
 }
 
 fn header(value: Option<&tonic::metadata::MetadataValue<tonic::metadata::Ascii>>) -> String {
