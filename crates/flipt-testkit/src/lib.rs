@@ -13,11 +13,15 @@
 //! bounded waits [`eventually`] and [`wait_serving`].
 //!
 //! Only tests and the benchmark tool depend on this crate; the services
-//! never do.
+//! never do. Tests turn on the feature `testing` (the promtool checks,
+//! through `flipt-otel/testing`); the benchmark does not, so the
+//! workspace's one release build never compiles test helpers into the
+//! services.
 
 mod client;
 pub mod fixtures;
 mod process;
+#[cfg(feature = "testing")]
 mod promtool;
 mod redis;
 mod reporter;
@@ -27,6 +31,7 @@ mod wait;
 
 pub use client::{Json, http_client, request, scrape};
 pub use process::{ServiceProcess, binary_path, cpu_seconds, rss_kib};
+#[cfg(feature = "testing")]
 pub use promtool::{ACCEPTED_PROMTOOL_FINDINGS, promtool, promtool_check};
 pub use redis::{REDIS_URL_VAR, TestRedis};
 pub use reporter::ReporterOptions;
