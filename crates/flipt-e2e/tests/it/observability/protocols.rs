@@ -301,7 +301,10 @@ async fn rest_and_grpc_calls_are_counted_exactly_per_rpc_code_route_and_status()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_families_move_under_load() {
-    let stack = Stack::fixtures().await.expect("stack started");
+    // 200 calls at once reach the cache together; on a busy machine the
+    // default 500 ms cache deadline is not what this test is about.
+    let options = StackOptions::evaluation_yaml("services:\n  cache:\n    timeout: 5s\n");
+    let stack = Stack::fixtures_with(options).await.expect("stack started");
     let busy = |registry: &Registry| {
         metric_value(registry, "tokio_workers_busy_seconds_total", &[]).expect("busy seconds")
     };
