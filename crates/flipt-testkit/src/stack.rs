@@ -10,11 +10,8 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use flipt_cache::CacheServiceConfig;
-use flipt_evaluation::EvaluationServiceConfig;
 use flipt_otel::ServiceTracing;
 use flipt_server::{Listeners, ServiceConfig, load_from};
-use flipt_telemetry_reporter::TelemetryReporterConfig;
 use prometheus::Registry;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -349,50 +346,25 @@ async fn start_cache(
     options: &StackOptions,
     listeners: Listeners,
 ) -> Result<ServiceHandle> {
-    let config = config::<CacheServiceConfig>(&options.cache_yaml, &options.cache_env(flags_dir))?;
-    let registry = flipt_otel::service_registry("flipt-cache", flipt_cache::VERSION)?;
-    let tracing = service_tracing(
-        "flipt-cache",
-        flipt_cache::VERSION,
-        &config.tracing,
-        options,
-    )?;
-    Ok(spawn(
-        listeners,
-        registry.clone(),
-        tracing.clone(),
-        move |listeners, stop| async move {
-            flipt_cache::run(config, listeners, registry, tracing, stop)
-                .await
-                .map_err(Into::into)
-        },
-    ))
+    let service = InProcess::new("flipt-cache", flipt_cache::VERSION, options);
+    let env = options.cache_env(flags_dir);
+    service.start(&options.cache_yaml, &env, listeners, flipt_cache::run)
 }
 
 async fn start_evaluation(cache_url: &str, options: &StackOptions) -> Result<ServiceHandle> {
+    let service = InProcess::new("flipt-evaluation", flipt_evaluation::VERSION, options);
     let env = options.evaluation_env(cache_url.to_owned());
-    let config = config::<EvaluationServiceConfig>(&options.evaluation_yaml, &env)?;
-    let registry = flipt_otel::service_registry("flipt-evaluation", flipt_evaluation::VERSION)?;
-    let tracing = service_tracing(
-        "flipt-evaluation",
-        flipt_evaluation::VERSION,
-        &config.tracing,
-        options,
-    )?;
-    Ok(spawn(
-        Listeners::ephemeral().await?,
-        registry.clone(),
-        tracing.clone(),
-        move |listeners, stop| async move {
-            flipt_evaluation::run(config, listeners, registry, tracing, stop)
-                .await
-                .map_err(Into::into)
-        },
-    ))
+    let listeners = Listeners::ephemeral().await?;
+    service.start(
+        &options.evaluation_yaml,
+        &env,
+        listeners,
+        flipt_evaluation::run,
+    )
 }
 
-/// The telemetry reporter in-process, and the state directory it was given
-/// when `options` names none.
+/// The telemetry reporter in-process (tracing off), and the state
+/// directory it was given when `options` names none.
 pub(crate) async fn start_reporter(
     options: ReporterOptions,
 ) -> Result<(ServiceHandle, Option<tempfile::TempDir>)> {
@@ -407,65 +379,76 @@ pub(crate) async fn start_reporter(
         ));
         Some(state)
     };
-    let config = config::<TelemetryReporterConfig>("", &env)?;
-    let registry = flipt_otel::service_registry(
-        "flipt-telemetry-reporter",
-        flipt_telemetry_reporter::VERSION,
-    )?;
-    let tracing = ServiceTracing::disabled("flipt-telemetry-reporter");
-    let reporter = spawn(
-        Listeners::ephemeral().await?,
-        registry.clone(),
-        tracing.clone(),
-        move |listeners, stop| async move {
-            flipt_telemetry_reporter::run(config, listeners, registry, tracing, stop)
-                .await
-                .map_err(Into::into)
-        },
-    );
+    let service = InProcess {
+        name: "flipt-telemetry-reporter",
+        version: flipt_telemetry_reporter::VERSION,
+        tracing_env: None,
+    };
+    let listeners = Listeners::ephemeral().await?;
+    let reporter = service.start("", &env, listeners, flipt_telemetry_reporter::run)?;
     wait_serving(reporter.http_addr, WAIT).await?;
     Ok((reporter, state))
 }
 
-/// The pipeline a service runs with; see [`StackOptions::tracing`].
-fn service_tracing(
-    service: &str,
-    version: &str,
-    config: &flipt_otel::TracingConfig,
-    options: &StackOptions,
-) -> Result<ServiceTracing> {
-    if !options.tracing {
-        return Ok(ServiceTracing::disabled(service));
-    }
-    let env = options.env.iter().cloned().collect();
-    Ok(ServiceTracing::new(service, version, config, &env)?)
-}
-
 type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
-fn spawn<F, Fut>(
-    listeners: Listeners,
-    registry: Registry,
-    tracing: ServiceTracing,
-    run: F,
-) -> ServiceHandle
-where
-    F: FnOnce(Listeners, StopSignal) -> Fut,
-    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
-{
-    let grpc_addr = listeners.grpc_addr();
-    let http_addr = listeners.http_addr();
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let stop = Box::pin(async move {
-        let _ = stop_rx.await;
-    });
-    let task = tokio::spawn(run(listeners, stop));
-    ServiceHandle {
-        grpc_addr,
-        http_addr,
-        registry,
-        tracing,
-        stop: Some(stop_tx),
-        task: Some(task),
+/// One service's `run` in-process, configured by the same loader as its
+/// binary, with its own registry and tracing pipeline.
+struct InProcess<'a> {
+    name: &'static str,
+    version: &'static str,
+    /// `Some(env)`: build the tracing pipeline from the loaded `tracing.*`
+    /// config and these `OTEL_*` variables ([`StackOptions::tracing`]);
+    /// `None`: tracing disabled.
+    tracing_env: Option<&'a [(String, String)]>,
+}
+
+impl<'a> InProcess<'a> {
+    fn new(name: &'static str, version: &'static str, options: &'a StackOptions) -> Self {
+        Self {
+            name,
+            version,
+            tracing_env: options.tracing.then_some(options.env.as_slice()),
+        }
+    }
+
+    /// Loads the config from `yaml` and `env` and spawns `run` on `listeners`.
+    fn start<C, F, Fut, E>(
+        &self,
+        yaml: &str,
+        env: &[(String, String)],
+        listeners: Listeners,
+        run: F,
+    ) -> Result<ServiceHandle>
+    where
+        C: ServiceConfig,
+        F: FnOnce(flipt_server::Config<C>, Listeners, Registry, ServiceTracing, StopSignal) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<(), E>> + Send + 'static,
+        E: Into<anyhow::Error>,
+    {
+        let config = config::<C>(yaml, env)?;
+        let registry = flipt_otel::service_registry(self.name, self.version)?;
+        let tracing = match self.tracing_env {
+            Some(env) => {
+                let env = env.iter().cloned().collect();
+                ServiceTracing::new(self.name, self.version, &config.tracing, &env)?
+            }
+            None => ServiceTracing::disabled(self.name),
+        };
+        let (grpc_addr, http_addr) = (listeners.grpc_addr(), listeners.http_addr());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let stop: StopSignal = Box::pin(async move {
+            let _ = stop_rx.await;
+        });
+        let running = run(config, listeners, registry.clone(), tracing.clone(), stop);
+        let task = tokio::spawn(async move { running.await.map_err(Into::into) });
+        Ok(ServiceHandle {
+            grpc_addr,
+            http_addr,
+            registry,
+            tracing,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
     }
 }
