@@ -71,7 +71,7 @@ bench: release
 SOAK_SECONDS ?= 60
 soak: release
 	@tools/ensure-redis.sh
-	$(TARGET_DIR)/release/flipt-soak --seconds $(SOAK_SECONDS)
+	$(TARGET_DIR)/release/flipt-bench soak --seconds $(SOAK_SECONDS)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -55,7 +55,7 @@ pub async fn measure(bin_dir: &std::path::Path, config_dir: &std::path::Path) ->
     let result = async {
         let idle = services.evaluation.rss_kib()?;
         let mut client =
-            EvaluationServiceClient::connect(format!("http://{}", services.evaluation.grpc))
+            EvaluationServiceClient::connect(services.evaluation.grpc_url())
                 .await?;
         for index in 0..FLAGS {
             let request = EvaluationRequest {

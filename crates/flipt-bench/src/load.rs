@@ -15,9 +15,10 @@ use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
 use hdrhistogram::Histogram;
 use tonic::transport::{Channel, Endpoint};
 
+use flipt_testkit::{cpu_seconds, rss_kib};
+
 use crate::{
-    process::{cpu_seconds, rss_kib},
-    rest::{RestConnection, VARIANT_PATH},
+    rest::{RestConnection, SNAPSHOT_PATH, VARIANT_PATH},
     scenario::{self, Scenario},
 };
 
@@ -197,13 +198,13 @@ pub async fn drive(
     settings: LoadSettings,
     watch: &[u32],
 ) -> Result<LoadOutcome> {
-    let channels = if scenario == Scenario::RestVariant {
+    let channels = if scenario.is_rest() {
         Vec::new()
     } else {
         connect_channels(target.grpc, settings.connections.max(1)).await?
     };
     let mut rest_connections = Vec::new();
-    if scenario == Scenario::RestVariant {
+    if scenario.is_rest() {
         for _ in 0..settings.concurrency {
             rest_connections.push(RestConnection::open(target.http).await?);
         }
@@ -226,15 +227,15 @@ pub async fn drive(
             seq += stride;
             current
         };
-        if scenario == Scenario::RestVariant {
+        if scenario.is_rest() {
             let mut connection = rest_connections
                 .pop()
                 .ok_or_else(|| anyhow!("missing REST connection"))?;
             tasks.push(tokio::spawn(async move {
                 while Instant::now() < end {
                     let started = Instant::now();
-                    let body = (target.rest.body)(next_seq());
-                    let result = rest_call(&mut connection, target.rest, body).await;
+                    let result =
+                        rest_call(scenario, &mut connection, target.rest, next_seq()).await;
                     if result.is_err() {
                         // A broken connection is replaced; the failed
                         // request stays counted as an error.
@@ -319,7 +320,9 @@ async fn grpc_call(
                 .await
                 .map(drop),
             Scenario::GrpcBatch => client.batch(scenario::batch_request(seq)).await.map(drop),
-            Scenario::RestVariant => Err(tonic::Status::internal("not a gRPC scenario")),
+            Scenario::RestVariant | Scenario::RestSnapshot => {
+                Err(tonic::Status::internal("not a gRPC scenario"))
+            }
         }
     };
     match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
@@ -329,9 +332,23 @@ async fn grpc_call(
     }
 }
 
-async fn rest_call(connection: &mut RestConnection, shape: RestShape, body: Vec<u8>) -> Result<()> {
-    let post = connection.post_with(shape.path, shape.authorization, body);
-    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, post)
+async fn rest_call(
+    scenario: Scenario,
+    connection: &mut RestConnection,
+    shape: RestShape,
+    seq: u64,
+) -> Result<()> {
+    let call = async {
+        if scenario == Scenario::RestSnapshot {
+            connection.get(SNAPSHOT_PATH).await
+        } else {
+            let body = (shape.body)(seq);
+            connection
+                .post_with(shape.path, shape.authorization, body)
+                .await
+        }
+    };
+    let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, call)
         .await
         .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))??;
     if status != http::StatusCode::OK {

@@ -4,7 +4,8 @@
 //! per process (`target/bench/report.json` and a table on stdout).
 //!
 //! `flipt-bench echo-server` is one server of that baseline; the benchmark
-//! starts two of them itself.
+//! starts two of them itself. `flipt-bench soak` is the soak (`make soak`):
+//! mixed load through the same driver, failing on errors or RSS growth.
 
 // A binary: its modules share `pub` items among themselves; the workspace's
 // `unreachable_pub` is for the library crates' surfaces.
@@ -18,12 +19,12 @@ mod micro;
 mod otlp;
 mod payloads;
 mod peer;
-mod process;
 mod propagation;
 mod report;
 mod rest;
 mod run;
 mod scenario;
+mod soak;
 mod stack;
 
 use std::{io::Write as _, path::PathBuf, time::Duration};
@@ -57,6 +58,20 @@ struct Cli {
 enum Command {
     /// One server of the baseline echo chain (the benchmark starts these).
     EchoServer(EchoArgs),
+    /// Mixed load on the service binaries next to this executable; fails
+    /// on any error or on more than 10 % RSS growth after the warm-up.
+    Soak(SoakArgs),
+}
+
+#[derive(Debug, Args)]
+struct SoakArgs {
+    /// Length of the soak, warm-up included.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Flag directory the cache service loads [default: the repository's
+    /// deploy/flags].
+    #[arg(long, value_name = "DIR")]
+    flags: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -143,6 +158,10 @@ async fn main() -> Result<()> {
             })
             .await
         }
+        Some(Command::Soak(args)) => {
+            let flags = args.flags.unwrap_or_else(flipt_testkit::demo_flags);
+            soak::soak(Duration::from_secs(args.seconds), &flags).await
+        }
         None => bench(cli.run).await,
     }
 }
@@ -167,9 +186,7 @@ async fn bench(args: RunArgs) -> Result<()> {
         .parent()
         .map_or_else(|| PathBuf::from("."), PathBuf::from);
     std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let flags = args
-        .flags
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/flags"));
+    let flags = args.flags.unwrap_or_else(flipt_testkit::demo_flags);
     let flags = flags
         .canonicalize()
         .with_context(|| format!("flag directory {}", flags.display()))?;

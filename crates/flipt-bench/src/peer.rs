@@ -26,7 +26,6 @@ use tokio::process::{Child, Command};
 
 use crate::{
     load::{RestShape, Target},
-    process::rss_kib,
     report::Measured,
     rest::RestConnection,
     run::{RunOptions, Side, alternate, median, progress},
@@ -223,7 +222,7 @@ async fn compare(
         pids: services
             .processes()
             .iter()
-            .map(|p| p.pid())
+            .map(|p| p.pid().unwrap_or_default())
             .collect::<Vec<_>>(),
     };
     let pair = alternate(Scenario::RestVariant, options, &edge_side, &flipt_side).await?;
@@ -297,7 +296,7 @@ async fn start_edge(binary: &Path, features: &Path) -> Result<Edge> {
             if status.is_success() && text.contains("checkout-button") {
                 progress(format_args!(
                     "unleash-edge answering on {addr} (RSS {} KiB)",
-                    rss_kib(pid).unwrap_or(0)
+                    flipt_testkit::rss_kib(pid).unwrap_or(0)
                 ));
                 return Ok(Edge { child, pid, target });
             }

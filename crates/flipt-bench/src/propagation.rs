@@ -15,11 +15,11 @@ use anyhow::{Context as _, Result, bail};
 use flipt_proto::evaluation::{
     EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
+use flipt_testkit::ServiceProcess;
 use serde::Serialize;
 use tonic::transport::Channel;
 
 use crate::{
-    process::Process,
     stack::{Mode, Services, evaluation_config, start_evaluation},
 };
 
@@ -81,21 +81,21 @@ pub async fn measure(bin_dir: &Path, config_dir: &Path, edits: usize) -> Result<
     )
     .await?;
     let config = evaluation_config(config_dir, mode);
-    let mut extra: Vec<Process> = Vec::new();
+    let mut extra: Vec<ServiceProcess> = Vec::new();
     for _ in 1..REPLICAS {
         extra.push(start_evaluation(bin_dir, &config, &services.cache, mode).await?);
     }
     let mut clients = Vec::new();
     for evaluation in std::iter::once(&services.evaluation).chain(&extra) {
         clients.push(
-            EvaluationServiceClient::connect(format!("http://{}", evaluation.grpc))
+            EvaluationServiceClient::connect(evaluation.grpc_url())
                 .await
                 .context("connecting to an evaluation replica")?,
         );
     }
     let result = edit_loop(flags.path(), &clients, edits).await;
-    for process in extra {
-        process.stop().await?;
+    for mut process in extra {
+        process.terminate().await?;
     }
     services.stop().await?;
     let mut times = result?;

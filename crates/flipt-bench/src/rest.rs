@@ -14,6 +14,9 @@ use tokio::net::TcpStream;
 /// Path of the REST variant endpoint.
 pub const VARIANT_PATH: &str = "/evaluate/v1/variant";
 
+/// Path of the `default` namespace's snapshot.
+pub const SNAPSHOT_PATH: &str = "/internal/v1/evaluation/snapshot/namespace/default";
+
 /// One keep-alive HTTP/1.1 connection.
 pub struct RestConnection {
     sender: http1::SendRequest<Full<Bytes>>,
@@ -49,14 +52,24 @@ impl RestConnection {
         authorization: Option<&str>,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes)> {
-        self.sender.ready().await?;
-        let mut request = Request::post(path)
-            .header(header::HOST, self.host.clone())
-            .header(header::CONTENT_TYPE, "application/json");
+        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/json");
         if let Some(authorization) = authorization {
             request = request.header(header::AUTHORIZATION, authorization);
         }
-        let request = request.body(Full::new(Bytes::from(body)))?;
+        self.send(request.body(Full::new(Bytes::from(body)))?).await
+    }
+
+    /// GETs `path` and reads the whole response.
+    pub async fn get(&mut self, path: &str) -> Result<(StatusCode, Bytes)> {
+        self.send(Request::get(path).body(Full::new(Bytes::new()))?)
+            .await
+    }
+
+    async fn send(&mut self, mut request: Request<Full<Bytes>>) -> Result<(StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        request
+            .headers_mut()
+            .insert(header::HOST, self.host.clone());
         let response = self.sender.send_request(request).await?;
         let status = response.status();
         let body = response.into_body().collect().await?.to_bytes();
@@ -67,16 +80,4 @@ impl RestConnection {
 /// One POST on a fresh connection.
 pub async fn post_once(addr: SocketAddr, path: &str, body: Vec<u8>) -> Result<(StatusCode, Bytes)> {
     RestConnection::open(addr).await?.post(path, body).await
-}
-
-/// Status code of `GET /health`, or `None` when nothing answers.
-pub async fn health_status(addr: SocketAddr) -> Option<StatusCode> {
-    let mut connection = RestConnection::open(addr).await.ok()?;
-    connection.sender.ready().await.ok()?;
-    let request = Request::get("/health")
-        .header(header::HOST, connection.host.clone())
-        .body(Full::new(Bytes::new()))
-        .ok()?;
-    let response = connection.sender.send_request(request).await.ok()?;
-    Some(response.status())
 }

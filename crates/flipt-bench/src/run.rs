@@ -5,15 +5,14 @@
 use std::{path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, Result, anyhow};
+use flipt_testkit::ServiceProcess;
 
 use crate::{
     fill,
     load::{self, LoadOutcome, LoadSettings},
     micro,
     otlp::SpanSink,
-    payloads, peer,
-    process::Process,
-    propagation,
+    payloads, peer, propagation,
     report::{Machine, Measured, Memory, Report, Row, Settings, SpanCount, load_average},
     scenario::Scenario,
     stack::{EchoChain, Hops, Mode, Services},
@@ -132,9 +131,9 @@ async fn run_modes(
         let first_echo = echo.is_none();
         if first_echo {
             let payloads = payloads::capture(
-                services.evaluation.grpc,
-                services.evaluation.http,
-                services.cache.grpc,
+                services.evaluation.grpc_addr,
+                services.evaluation.http_addr,
+                services.cache.grpc_addr,
             )
             .await
             .context("capturing the echo payloads")?;
@@ -256,11 +255,14 @@ pub struct Side<'a> {
 }
 
 impl<'a> Side<'a> {
-    fn of(label: &'a str, target: load::Target, processes: &[&Process; 2]) -> Self {
+    fn of(label: &'a str, target: load::Target, processes: &[&ServiceProcess; 2]) -> Self {
         Self {
             label,
             target,
-            pids: processes.iter().map(|p| p.pid()).collect(),
+            pids: processes
+                .iter()
+                .map(|p| p.pid().unwrap_or_default())
+                .collect(),
         }
     }
 }
@@ -371,7 +373,7 @@ fn log_outcome(scenario: Scenario, what: &str, outcome: &LoadOutcome) {
     ));
 }
 
-fn idle_rss(processes: &[&Process; 2]) -> Result<[u64; 2]> {
+fn idle_rss(processes: &[&ServiceProcess; 2]) -> Result<[u64; 2]> {
     Ok([processes[0].rss_kib()?, processes[1].rss_kib()?])
 }
 
@@ -381,7 +383,7 @@ fn merge_peaks(peaks: &mut [u64; 2], outcome: &LoadOutcome) {
     }
 }
 
-fn names<'a>(processes: &[&'a Process; 2]) -> [&'a str; 2] {
+fn names<'a>(processes: &[&'a ServiceProcess; 2]) -> [&'a str; 2] {
     [processes[0].name(), processes[1].name()]
 }
 

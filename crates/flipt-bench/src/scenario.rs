@@ -19,6 +19,10 @@ pub enum Scenario {
     GrpcBatch,
     /// `POST /evaluate/v1/variant` over HTTP/1.1 keep-alive connections.
     RestVariant,
+    /// `GET` of the `default` namespace's snapshot over HTTP/1.1 (the soak
+    /// sends it; the echo chain has no such path, so no benchmark row).
+    #[value(skip)]
+    RestSnapshot,
 }
 
 impl Scenario {
@@ -37,7 +41,13 @@ impl Scenario {
             Scenario::GrpcBoolean => "gRPC Boolean",
             Scenario::GrpcBatch => "gRPC Batch of 10",
             Scenario::RestVariant => "REST variant",
+            Scenario::RestSnapshot => "REST snapshot",
         }
+    }
+
+    /// Whether the requests go over HTTP/1.1 rather than gRPC.
+    pub fn is_rest(self) -> bool {
+        matches!(self, Scenario::RestVariant | Scenario::RestSnapshot)
     }
 
     /// Spans one request of this kind produces when it is traced: the

@@ -8,13 +8,10 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
+use flipt_testkit::ServiceProcess;
 use serde::Serialize;
-use tokio::process::Command;
 
-use crate::{
-    load::{RestShape, Target},
-    process::Process,
-};
+use crate::load::{RestShape, Target};
 
 /// Observability settings the services run with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -106,25 +103,12 @@ pub fn evaluation_yaml(mode: Mode, otlp_endpoint: &str) -> String {
     format!("{COMMON_YAML}{}", mode.observability_yaml(otlp_endpoint))
 }
 
-/// A command that does not inherit the caller's `FLIPT_*` and `OTEL_*`
-/// variables, so the generated config is the whole config.
-fn clean_command(program: &Path) -> Command {
-    let mut command = Command::new(program);
-    for (name, _) in std::env::vars_os() {
-        let name_text = name.to_string_lossy();
-        if name_text.starts_with("FLIPT_") || name_text.starts_with("OTEL_") {
-            command.env_remove(&name);
-        }
-    }
-    command
-}
-
 /// Cache and evaluation, running.
 pub struct Services {
     /// `flipt-cache`.
-    pub cache: Process,
+    pub cache: ServiceProcess,
     /// `flipt-evaluation`.
-    pub evaluation: Process,
+    pub evaluation: ServiceProcess,
 }
 
 impl Services {
@@ -145,11 +129,16 @@ impl Services {
         let evaluation_config = evaluation_config(config_dir, mode);
         std::fs::write(&evaluation_config, evaluation_yaml(mode, otlp_endpoint))?;
 
-        let mut command = clean_command(&binary(bin_dir, "flipt-cache")?);
-        command.arg("--config").arg(&cache_config);
-        let cache = Process::spawn("flipt-cache", command).await?;
-        cache.wait_healthy().await?;
-
+        // The generated config is the whole config: the children see no
+        // FLIPT_* or OTEL_* variable of the caller's.
+        let cache = ServiceProcess::start_program(
+            "flipt-cache",
+            &binary(bin_dir, "flipt-cache")?,
+            config_arg(&cache_config),
+            Vec::new(),
+            true,
+        )
+        .await?;
         let evaluation = start_evaluation(bin_dir, &evaluation_config, &cache, mode).await?;
         Ok(Self { cache, evaluation })
     }
@@ -157,21 +146,21 @@ impl Services {
     /// Where clients send load.
     pub fn target(&self) -> Target {
         Target {
-            grpc: self.evaluation.grpc,
-            http: self.evaluation.http,
+            grpc: self.evaluation.grpc_addr,
+            http: self.evaluation.http_addr,
             rest: RestShape::FLIPT_VARIANT,
         }
     }
 
     /// Both processes, evaluation first.
-    pub fn processes(&self) -> [&Process; 2] {
+    pub fn processes(&self) -> [&ServiceProcess; 2] {
         [&self.evaluation, &self.cache]
     }
 
     /// Stops evaluation, then cache (SIGTERM: drain and flush spans).
-    pub async fn stop(self) -> Result<()> {
-        let evaluation = self.evaluation.stop().await;
-        let cache = self.cache.stop().await;
+    pub async fn stop(mut self) -> Result<()> {
+        let evaluation = self.evaluation.terminate().await;
+        let cache = self.cache.terminate().await;
         evaluation.and(cache)
     }
 }
@@ -188,20 +177,25 @@ pub fn evaluation_config(config_dir: &Path, mode: Mode) -> PathBuf {
 pub async fn start_evaluation(
     bin_dir: &Path,
     config: &Path,
-    cache: &Process,
+    cache: &ServiceProcess,
     mode: Mode,
-) -> Result<Process> {
-    let mut command = clean_command(&binary(bin_dir, "flipt-evaluation")?);
-    command.arg("--config").arg(config).env(
-        "FLIPT_SERVICES_CACHE_ADDRESS",
-        format!("http://{}", cache.grpc),
-    );
+) -> Result<ServiceProcess> {
+    let mut env = vec![("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url())];
     if !mode.near_cache() {
-        command.env("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
+        env.push(("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED".into(), "false".into()));
     }
-    let evaluation = Process::spawn("flipt-evaluation", command).await?;
-    evaluation.wait_healthy().await?;
-    Ok(evaluation)
+    ServiceProcess::start_program(
+        "flipt-evaluation",
+        &binary(bin_dir, "flipt-evaluation")?,
+        config_arg(config),
+        env,
+        true,
+    )
+    .await
+}
+
+fn config_arg(path: &Path) -> Vec<String> {
+    vec!["--config".into(), path.display().to_string()]
 }
 
 /// `bin_dir/name`, which must exist.
@@ -239,11 +233,11 @@ impl Hops {
 /// Echo servers A and B, and the one-hop server, running.
 pub struct EchoChain {
     /// Server A (stands in for evaluation).
-    pub a: Process,
+    pub a: ServiceProcess,
     /// Server B (stands in for cache).
-    pub b: Process,
+    pub b: ServiceProcess,
     /// Server One (evaluation answering from memory).
-    pub one: Process,
+    pub one: ServiceProcess,
 }
 
 impl EchoChain {
@@ -253,23 +247,25 @@ impl EchoChain {
     pub async fn start(payloads: &Path, timeout: Duration) -> Result<Self> {
         let exe = std::env::current_exe().context("locating flipt-bench")?;
         let timeout = humantime::format_duration(timeout).to_string();
-        let echo = |role: &str| {
-            let mut command = Command::new(&exe);
-            command
-                .arg("echo-server")
-                .arg("--role")
-                .arg(role)
-                .arg("--payloads")
-                .arg(payloads)
-                .arg("--timeout")
-                .arg(&timeout);
-            command
+        let args = |role: &str| -> Vec<String> {
+            vec![
+                "echo-server".into(),
+                "--role".into(),
+                role.into(),
+                "--payloads".into(),
+                payloads.display().to_string(),
+                "--timeout".into(),
+                timeout.clone(),
+            ]
         };
-        let b = Process::spawn("echo B", echo("b")).await?;
-        let mut command = echo("a");
-        command.arg("--upstream").arg(format!("http://{}", b.grpc));
-        let a = Process::spawn("echo A", command).await?;
-        let one = Process::spawn("echo 1-hop", echo("one")).await?;
+        // The echo servers have no `/health`: their `serving` line is enough.
+        let b = ServiceProcess::start_program("echo B", &exe, args("b"), Vec::new(), false).await?;
+        let mut a_args = args("a");
+        a_args.extend(["--upstream".into(), b.grpc_url()]);
+        let a = ServiceProcess::start_program("echo A", &exe, a_args, Vec::new(), false).await?;
+        let one =
+            ServiceProcess::start_program("echo 1-hop", &exe, args("one"), Vec::new(), false)
+                .await?;
         Ok(Self { a, b, one })
     }
 
@@ -277,15 +273,15 @@ impl EchoChain {
     pub fn target(&self, hops: Hops) -> Target {
         let front = self.processes(hops)[0];
         Target {
-            grpc: front.grpc,
-            http: front.http,
+            grpc: front.grpc_addr,
+            http: front.http_addr,
             rest: RestShape::FLIPT_VARIANT,
         }
     }
 
     /// The processes of the `hops` baseline, the one clients call first
     /// (B, idle, stands second for the one-hop baseline).
-    pub fn processes(&self, hops: Hops) -> [&Process; 2] {
+    pub fn processes(&self, hops: Hops) -> [&ServiceProcess; 2] {
         match hops {
             Hops::One => [&self.one, &self.b],
             Hops::Two => [&self.a, &self.b],
@@ -293,10 +289,10 @@ impl EchoChain {
     }
 
     /// Stops One, A, then B.
-    pub async fn stop(self) -> Result<()> {
-        let one = self.one.stop().await;
-        let a = self.a.stop().await;
-        let b = self.b.stop().await;
+    pub async fn stop(mut self) -> Result<()> {
+        let one = self.one.terminate().await;
+        let a = self.a.terminate().await;
+        let b = self.b.terminate().await;
         one.and(a).and(b)
     }
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use flipt_e2e::{Stack, WAIT, demo_flags};
 use flipt_loadgen::health::{Probe, check};
 use flipt_loadgen::plan::{Expect, Flag, FlagKind, Planner, Protocol};
 use flipt_loadgen::{LoadConfig, run};
 use flipt_otel::testing::metric_value;
+use flipt_testkit::{Stack, WAIT, demo_flags};
 
 fn config(stack: &Stack, requests: u64) -> LoadConfig {
     LoadConfig {

@@ -6,12 +6,9 @@ use std::time::Duration;
 
 use crate::metrics::{ENABLED, PINGS_TOTAL, ReporterMetrics};
 use crate::reporter::{Deps, NotSent, Reporter};
-use flipt_otel::ServiceTracing;
-use flipt_server::Listeners;
-use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::support::{Answer, Recorder, Sink, WAIT, config, metric};
+use super::support::{Answer, Recorder, Running, Sink, config, metric};
 
 type Case = (
     &'static str,
@@ -85,15 +82,14 @@ async fn no_ping_and_no_state_file_over_many_intervals() {
     }
 }
 
-struct Running {
+struct Started {
     sink: Sink,
     state_dir: std::path::PathBuf,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), crate::RunError>>,
+    reporter: Running,
     _root: tempfile::TempDir,
 }
 
-async fn start(yaml: Option<&str>, env: &[(&str, &str)]) -> Running {
+async fn start(yaml: Option<&str>, env: &[(&str, &str)]) -> Started {
     let sink = Sink::start(Answer::Status(200)).await;
     let root = tempfile::tempdir().expect("tempdir");
     let state_dir = root.path().join("state");
@@ -106,22 +102,11 @@ async fn start(yaml: Option<&str>, env: &[(&str, &str)]) -> Running {
         ("FLIPT_TELEMETRY_REPORT_INTERVAL", "40ms"),
     ]);
     let config = config(&state_dir, yaml, &env);
-    let listeners = Listeners::ephemeral().await.expect("listeners");
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::run(
-        config,
-        listeners,
-        prometheus::Registry::new(),
-        ServiceTracing::disabled("flipt-telemetry-reporter"),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
-    Running {
+    let reporter = Running::start(config, prometheus::Registry::new()).await;
+    Started {
         sink,
         state_dir,
-        stop,
-        task,
+        reporter,
         _root: root,
     }
 }
@@ -149,12 +134,7 @@ async fn running_reporters_that_opted_out_send_nothing_to_a_real_sink() {
             !running.state_dir.exists(),
             "{name}: state directory created"
         );
-        let _ = running.stop.send(());
-        tokio::time::timeout(WAIT, running.task)
-            .await
-            .expect("stops in time")
-            .expect("task")
-            .expect("run ok");
+        running.reporter.stop().await;
     }
-    let _ = control.stop.send(());
+    control.reporter.stop().await;
 }

@@ -3,13 +3,9 @@
 
 use std::fs;
 
+use super::support::{Running, WAIT, assert_valid_ping, config, single_event};
 use crate::print::print;
 use crate::state::STATE_FILE;
-use flipt_otel::ServiceTracing;
-use flipt_server::Listeners;
-use tokio::sync::oneshot;
-
-use super::support::{WAIT, assert_valid_ping, config, single_event};
 
 async fn printed(
     config: &flipt_server::Config<crate::config::TelemetryReporterConfig>,
@@ -28,32 +24,16 @@ async fn printed(
 async fn print_asks_the_running_reporter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config(dir.path(), None, &[]);
-    let listeners = Listeners::ephemeral().await.expect("listeners");
-    let address = format!("http://{}", listeners.grpc_addr());
-    let (stop, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::run(
-        config.clone(),
-        listeners,
-        prometheus::Registry::new(),
-        ServiceTracing::disabled("flipt-telemetry-reporter"),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let reporter = Running::start(config.clone(), prometheus::Registry::new()).await;
 
-    let (body, notes) = printed(&config, &address).await;
+    let (body, notes) = printed(&config, &reporter.grpc_url).await;
     let event = single_event(&body);
     assert_eq!(event["event"], "flipt.ping");
     assert_valid_ping(&event["properties"]);
     assert!(notes.contains("pings are not sent: no endpoint"), "{notes}");
     assert!(!notes.contains("no reporter answered"), "{notes}");
 
-    let _ = stop.send(());
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops")
-        .expect("task")
-        .expect("run ok");
+    reporter.stop().await;
 }
 
 #[tokio::test]

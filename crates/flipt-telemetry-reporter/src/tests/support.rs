@@ -11,10 +11,11 @@ use crate::config::TelemetryReporterConfig;
 use crate::sender::{SendError, SendFuture, Transport};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use flipt_otel::ServiceTracing;
 use flipt_server::Config;
-use flipt_server::load_from;
+use flipt_server::{Listeners, load_from};
 use segment::Message;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 /// Upper bound of every real-time wait.
@@ -177,6 +178,50 @@ pub(crate) fn config(
     load_from::<TelemetryReporterConfig>(yaml, &env)
         .expect("config loads")
         .config
+}
+
+/// The reporter's `run` on loopback listeners, as the binary runs it.
+pub(crate) struct Running {
+    /// `http://<grpc addr>`.
+    pub(crate) grpc_url: String,
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), crate::RunError>>,
+}
+
+impl Running {
+    /// Starts `run` with `config`, metrics in `registry`.
+    pub(crate) async fn start(
+        config: Config<TelemetryReporterConfig>,
+        registry: prometheus::Registry,
+    ) -> Self {
+        let listeners = Listeners::ephemeral().await.expect("listeners");
+        let grpc_url = format!("http://{}", listeners.grpc_addr());
+        let (stop, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(crate::run(
+            config,
+            listeners,
+            registry,
+            ServiceTracing::disabled("flipt-telemetry-reporter"),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        Self {
+            grpc_url,
+            stop,
+            task,
+        }
+    }
+
+    /// Graceful stop: `run` must return `Ok` within [`WAIT`].
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("stops in time")
+            .expect("task")
+            .expect("run ok");
+    }
 }
 
 /// The repository's JSON Schema of the ping properties.

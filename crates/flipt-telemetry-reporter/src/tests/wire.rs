@@ -8,17 +8,14 @@ use crate::metrics::{
 use crate::reporter::{Deps, Reporter};
 use crate::service::ReporterService;
 use crate::state::STATE_FILE;
-use flipt_otel::ServiceTracing;
 use flipt_proto::telemetry::v1::{
     PreviewRequest, ReportRequest, UsageReport,
     telemetry_reporter_service_client::TelemetryReporterServiceClient,
     telemetry_reporter_service_server::TelemetryReporterService as _,
 };
-use flipt_server::Listeners;
-use tokio::sync::oneshot;
 
 use super::support::{
-    Answer, Sink, TEST_KEY_AUTH, WAIT, assert_valid_ping, config, metric, single_event,
+    Answer, Running, Sink, TEST_KEY_AUTH, WAIT, assert_valid_ping, config, metric, single_event,
 };
 
 fn report(service: &str, storage: &str, cache: &str, tracing: &str) -> ReportRequest {
@@ -151,25 +148,17 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let config = config(dir.path(), None, &env);
 
-    let listeners = Listeners::ephemeral().await.expect("listeners");
-    let grpc_url = format!("http://{}", listeners.grpc_addr());
     let registry =
         flipt_otel::service_registry("flipt-telemetry-reporter", crate::VERSION).expect("registry");
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(crate::run(
-        config,
-        listeners,
-        registry.clone(),
-        ServiceTracing::disabled("flipt-telemetry-reporter"),
-        async move {
-            let _ = stop_rx.await;
-        },
-    ));
+    let reporter = Running::start(config, registry.clone()).await;
 
-    let mut client = tokio::time::timeout(WAIT, TelemetryReporterServiceClient::connect(grpc_url))
-        .await
-        .expect("connect in time")
-        .expect("connect");
+    let mut client = tokio::time::timeout(
+        WAIT,
+        TelemetryReporterServiceClient::connect(reporter.grpc_url.clone()),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
     for request in [
         report("flipt-cache", "local", "redis", ""),
         report("flipt-evaluation", "", "", ""),
@@ -225,12 +214,7 @@ async fn running_reporter_takes_reports_over_grpc_and_pings_on_schedule() {
     let state = std::fs::read_to_string(dir.path().join(STATE_FILE)).expect("state file");
     assert!(state.contains(listed["uuid"].as_str().expect("uuid")));
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("stops in time")
-        .expect("task")
-        .expect("run ok");
+    reporter.stop().await;
 }
 
 #[test]

@@ -21,11 +21,11 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use flipt_e2e::{Stack, WAIT};
 use flipt_proto::evaluation::{
     self as pb, BatchEvaluationRequest, EvaluationRequest, evaluation_response::Response,
     evaluation_service_client::EvaluationServiceClient,
 };
+use flipt_testkit::{Stack, WAIT};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tonic::transport::Channel;
@@ -59,7 +59,7 @@ pub struct DataFile {
 impl DataFile {
     /// Reads `crates/flipt-core/tests/data/conformance.json`.
     pub fn load() -> Self {
-        let path = super::repo_root().join("crates/flipt-core/tests/data/conformance.json");
+        let path = flipt_testkit::repo_root().join("crates/flipt-core/tests/data/conformance.json");
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
     }
 }
@@ -386,13 +386,8 @@ async fn client_side_sdks_evaluate_our_snapshots_like_our_server() {
         .collect();
 
     // The server first: a client-side SDK pointed at nothing aborts.
-    let stack = tokio::time::timeout(WAIT, Stack::start(flag_dir.path()))
-        .await
-        .expect("stack start timed out")
-        .expect("stack start");
-    let mut grpc = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let stack = Stack::start(flag_dir.path()).await.expect("stack start");
+    let mut grpc = stack.grpc();
     let mut server = Vec::new();
     for (ns, cases) in &served.namespaces {
         let answers = server_outcomes(&mut grpc, ns, cases, &served.flag_types[ns]);

@@ -11,8 +11,7 @@
 
 use std::time::Duration;
 
-use flipt_e2e::{Stack, WAIT};
-use flipt_proto::evaluation::evaluation_service_client::EvaluationServiceClient;
+use flipt_testkit::{Stack, WAIT};
 use serde_json::{Value, json};
 
 use super::{
@@ -82,13 +81,8 @@ async fn providers_and_bulk_answer_the_conformance_cases_like_our_grpc_api() {
     let flag_dir = tempfile::tempdir().unwrap();
     let converted = convert::write_flag_dir(&data.snapshots, flag_dir.path()).unwrap();
     let served = served(&data, &converted);
-    let stack = tokio::time::timeout(WAIT, Stack::start(flag_dir.path()))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut grpc = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let stack = Stack::start(flag_dir.path()).await.unwrap();
+    let mut grpc = stack.grpc();
 
     let mut cases = Vec::new();
     let mut expected = Vec::new();

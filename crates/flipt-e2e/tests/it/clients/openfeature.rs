@@ -12,7 +12,7 @@
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
-use flipt_e2e::{Stack, StackOptions, WAIT, demo_flags};
+use flipt_testkit::{Stack, StackOptions, WAIT, demo_flags};
 use serde_json::{Value, json};
 
 use super::{Runtime, run_script};
@@ -331,10 +331,7 @@ pub async fn start(flags: &Path) -> Stack {
         evaluation_yaml: "services:\n  cache:\n    timeout: 1s\n".into(),
         ..StackOptions::default()
     };
-    tokio::time::timeout(WAIT, Stack::start_with(flags, options))
-        .await
-        .unwrap()
-        .unwrap()
+    Stack::start_with(flags, options).await.unwrap()
 }
 
 /// Runs the Python and Node server-side providers over `cases`.

@@ -9,7 +9,7 @@
 use std::{process::Stdio, time::Duration};
 
 use anyhow::{Context as _, Result, bail};
-use flipt_e2e::{Stack, StackOptions, WAIT, demo_flags};
+use flipt_testkit::{Stack, StackOptions, WAIT, demo_flags};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -126,10 +126,7 @@ async fn start(cors_origin: &str) -> Stack {
         ),
         ..StackOptions::default()
     };
-    tokio::time::timeout(WAIT, Stack::start_with(demo_flags(), options))
-        .await
-        .unwrap()
-        .unwrap()
+    Stack::start_with(demo_flags(), options).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

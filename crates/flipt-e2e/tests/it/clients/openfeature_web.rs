@@ -7,8 +7,8 @@
 use std::{collections::BTreeMap, process::Stdio};
 
 use anyhow::{Context as _, Result, bail};
-use flipt_e2e::{copy_flags, demo_flags};
 use flipt_otel::testing::metric_value;
+use flipt_testkit::{demo_flags, fixtures};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
@@ -63,7 +63,7 @@ impl LiveScript {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_provider_polls_with_304_and_sees_a_flag_file_edit() {
-    let flags = copy_flags(demo_flags()).unwrap();
+    let flags = fixtures::copy(demo_flags()).unwrap();
     let stack = start(flags.path()).await;
     let http = stack.evaluation.http_url();
     let dir = tempfile::tempdir().unwrap();

@@ -6,10 +6,10 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use flipt_e2e::{Stack, WAIT, demo_flags};
 use flipt_proto::evaluation::{
     BatchEvaluationRequest, EvaluationRequest, evaluation_service_client::EvaluationServiceClient,
 };
+use flipt_testkit::{Stack, WAIT, demo_flags};
 use serde::Serialize;
 use serde_json::Value;
 use tonic::{Code, transport::Channel};
@@ -268,10 +268,7 @@ fn grpc_code_name(code: Code) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sdks_and_grpcio_answer_like_our_grpc_api() {
-    let stack = tokio::time::timeout(WAIT, Stack::start(demo_flags()))
-        .await
-        .expect("stack start timed out")
-        .expect("stack start");
+    let stack = Stack::start(demo_flags()).await.expect("stack start");
     let calls = scenario();
     let dir = tempfile::tempdir().unwrap();
     let scenario_path = dir.path().join("scenario.json");
@@ -282,9 +279,7 @@ async fn server_sdks_and_grpcio_answer_like_our_grpc_api() {
     .unwrap();
     let scenario_arg = scenario_path.to_str().unwrap().to_owned();
 
-    let mut grpc = EvaluationServiceClient::connect(stack.evaluation.grpc_url())
-        .await
-        .unwrap();
+    let mut grpc = stack.grpc();
     let mut answers = Vec::new();
     for call in &calls {
         answers.push(

@@ -6,7 +6,7 @@
 //! client sending no version treated as 1.37.1.
 
 use anyhow::Result;
-use flipt_e2e::WAIT;
+use flipt_testkit::WAIT;
 use serde_json::Value;
 
 /// Counts over a served snapshot: flags with a default variant, entity-id
