@@ -54,9 +54,7 @@ pub async fn measure(bin_dir: &std::path::Path, config_dir: &std::path::Path) ->
     .await?;
     let result = async {
         let idle = services.evaluation.rss_kib()?;
-        let mut client =
-            EvaluationServiceClient::connect(services.evaluation.grpc_url())
-                .await?;
+        let mut client = EvaluationServiceClient::connect(services.evaluation.grpc_url()).await?;
         for index in 0..FLAGS {
             let request = EvaluationRequest {
                 flag_key: format!("flag-{index:05}"),

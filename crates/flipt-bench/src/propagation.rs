@@ -19,9 +19,7 @@ use flipt_testkit::ServiceProcess;
 use serde::Serialize;
 use tonic::transport::Channel;
 
-use crate::{
-    stack::{Mode, Services, evaluation_config, start_evaluation},
-};
+use crate::stack::{Mode, Services, evaluation_config, start_evaluation};
 
 /// Evaluation replicas the edits must reach.
 const REPLICAS: usize = 2;

@@ -182,7 +182,10 @@ pub async fn start_evaluation(
 ) -> Result<ServiceProcess> {
     let mut env = vec![("FLIPT_SERVICES_CACHE_ADDRESS".into(), cache.grpc_url())];
     if !mode.near_cache() {
-        env.push(("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED".into(), "false".into()));
+        env.push((
+            "FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED".into(),
+            "false".into(),
+        ));
     }
     ServiceProcess::start_program(
         "flipt-evaluation",
@@ -263,9 +266,8 @@ impl EchoChain {
         let mut a_args = args("a");
         a_args.extend(["--upstream".into(), b.grpc_url()]);
         let a = ServiceProcess::start_program("echo A", &exe, a_args, Vec::new(), false).await?;
-        let one =
-            ServiceProcess::start_program("echo 1-hop", &exe, args("one"), Vec::new(), false)
-                .await?;
+        let one = ServiceProcess::start_program("echo 1-hop", &exe, args("one"), Vec::new(), false)
+            .await?;
         Ok(Self { a, b, one })
     }
 

@@ -22,7 +22,8 @@ use super::faults::{self, Client, INTERNAL_TOKEN, Tally, finish, load, never, sc
 /// `services.cache.near_cache.enabled: false`, for tests of what every
 /// evaluation does when it asks the cache service (counts, traces and
 /// balancing of cache calls): with the near cache on, only misses do.
-pub(crate) const NEAR_CACHE_OFF: (&str, &str) = ("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
+pub(crate) const NEAR_CACHE_OFF: (&str, &str) =
+    ("FLIPT_SERVICES_CACHE_NEAR_CACHE_ENABLED", "false");
 
 /// [`NEAR_CACHE_OFF`] as `FLIPT_*` variables for `StackOptions::env`.
 pub(crate) fn near_cache_off_env() -> Vec<(String, String)> {

@@ -186,7 +186,12 @@ async fn one_trace_across_services_over_grpc_and_rest() {
     let receiver = OtlpReceiver::start().await.expect("receiver");
     let dir = fixtures::dir().unwrap();
     // Every evaluation asks the cache, so each trace spans both services.
-    let stack = traced_stack(dir.path(), &receiver, &[crate::lifecycle::near_cache::NEAR_CACHE_OFF]).await;
+    let stack = traced_stack(
+        dir.path(),
+        &receiver,
+        &[crate::lifecycle::near_cache::NEAR_CACHE_OFF],
+    )
+    .await;
 
     let mut message = request("", "color", "user-1", &[("plan", "pro")]);
     message.request_id = "req-grpc".into();
