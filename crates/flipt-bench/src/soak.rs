@@ -59,6 +59,7 @@ pub async fn soak(duration: Duration, flags: &Path) -> Result<()> {
     let target = Target {
         grpc: stack.evaluation.grpc_addr,
         http: stack.evaluation.http_addr,
+        rest: crate::load::RestShape::FLIPT_VARIANT,
     };
     let settings = LoadSettings {
         concurrency: TASKS_PER_KIND,

@@ -184,9 +184,7 @@ async fn cache_killed_under_load_fails_no_seen_flag_and_resyncs_after_restart() 
     fixtures::write(dir.path()).expect("fixture flags");
     let mut stack = faults::start(dir.path(), Vec::new(), &[]).await;
     wait_watching(&stack.evaluation, 1.0).await;
-    let mut client = Client::connect(evaluation.grpc_url())
-        .await
-        .expect("connect");
+    let mut client = stack.grpc();
     assert_eq!(variant(&mut client, "color").await.expect("seen"), "red");
 
     let stop = Arc::new(AtomicBool::new(false));
