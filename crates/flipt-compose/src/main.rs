@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let query_listener = TcpListener::bind(any(QUERY_HTTP)).await?;
     let health_listener = TcpListener::bind(any(HEALTH_HTTP)).await?;
-    println!(
+    eprintln!(
         "flipt-otlp-standin: OTLP/gRPC on :{OTLP_GRPC}, traces on :{QUERY_HTTP}, health on :{HEALTH_HTTP}"
     );
     tokio::select! {
@@ -71,7 +71,9 @@ fn jaeger_trace(trace_id: &str, spans: &[ReceivedSpan]) -> Value {
     let mut process_ids: BTreeMap<&str, String> = BTreeMap::new();
     for span in spans {
         let next = format!("p{}", process_ids.len() + 1);
-        process_ids.entry(span.service_name.as_str()).or_insert(next);
+        process_ids
+            .entry(span.service_name.as_str())
+            .or_insert(next);
     }
     let spans: Vec<Value> = spans
         .iter()

@@ -28,7 +28,13 @@ const README_CALL: &str = r#"{"namespaceKey":"checkout","flagKey":"payment-provi
 pub(crate) async fn image() {
     let inspect = |image: &'static str| async move {
         docker(
-            &["image", "inspect", "--format", "{{.Config.User}} {{.Size}}", image],
+            &[
+                "image",
+                "inspect",
+                "--format",
+                "{{.Config.User}} {{.Size}}",
+                image,
+            ],
             WAIT,
         )
         .await
@@ -39,8 +45,13 @@ pub(crate) async fn image() {
     let (user, size) = flipt.trim().split_once(' ').expect("user and size");
     assert_eq!(user, "flipt:flipt", "the image's user");
     let size: u64 = size.parse().expect("size");
-    let base: u64 = base.trim().rsplit(' ').next().and_then(|s| s.parse().ok()).expect("base size");
-    println!(
+    let base: u64 = base
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("base size");
+    eprintln!(
         "image flipt-rs:local: {:.1} MB, of which the base debian:bookworm-slim {:.1} MB and the project's layers {:.1} MB",
         mb(size),
         mb(base),
@@ -71,7 +82,9 @@ pub(crate) async fn demo_calls() {
     assert_eq!(rest["variantKey"], "adyen", "{rest}");
     assert_eq!(rest["segmentKeys"], serde_json::json!(["high-value-carts"]));
 
-    let mut client = EvaluationServiceClient::connect(GRPC).await.expect("connect gRPC");
+    let mut client = EvaluationServiceClient::connect(GRPC)
+        .await
+        .expect("connect gRPC");
     let grpc = client
         .variant(EvaluationRequest {
             namespace_key: "checkout".into(),
@@ -97,14 +110,22 @@ async fn rest_variant(body: &str, traceparent: Option<&str>) -> Value {
         request = request.header("traceparent", traceparent);
     }
     let response = request.send().await.expect("REST call");
-    assert!(response.status().is_success(), "REST status {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "REST status {}",
+        response.status()
+    );
     response.json().await.expect("REST JSON")
 }
 
 /// Prometheus in the compose network reports the three services' targets
 /// up, and the loadgen's traffic shows in `flipt_evaluations_requests_total`.
 pub(crate) async fn prometheus_sees_services_and_load() {
-    let jobs = ["flipt-evaluation", "flipt-cache", "flipt-telemetry-reporter"];
+    let jobs = [
+        "flipt-evaluation",
+        "flipt-cache",
+        "flipt-telemetry-reporter",
+    ];
     let targets = poll(WAIT, "three Flipt targets up", || async {
         let body = get_json(&format!("{PROMETHEUS}/api/v1/targets?state=active")).await?;
         let up: Vec<String> = body["data"]["activeTargets"]
@@ -113,28 +134,40 @@ pub(crate) async fn prometheus_sees_services_and_load() {
             .filter(|t| t["health"] == "up")
             .filter_map(|t| t["labels"]["job"].as_str().map(str::to_owned))
             .collect();
-        jobs.iter().all(|job| up.iter().any(|u| u == job)).then_some(up)
+        jobs.iter()
+            .all(|job| up.iter().any(|u| u == job))
+            .then_some(up)
     })
     .await;
-    println!("prometheus targets up: {targets:?}");
+    eprintln!("prometheus targets up: {targets:?}");
 
     // The test itself sent two evaluations; the loadgen sends 10 per second.
     let total = poll(WAIT, "loadgen traffic in Prometheus", || async {
         let query = "sum(flipt_evaluations_requests_total)";
         let body = get_json(&format!("{PROMETHEUS}/api/v1/query?query={query}")).await?;
-        let value: f64 = body["data"]["result"][0]["value"][1].as_str()?.parse().ok()?;
+        let value: f64 = body["data"]["result"][0]["value"][1]
+            .as_str()?
+            .parse()
+            .ok()?;
         (value > 50.0).then_some(value)
     })
     .await;
-    println!("sum(flipt_evaluations_requests_total) = {total}");
+    eprintln!("sum(flipt_evaluations_requests_total) = {total}");
 }
 
 /// One evaluation with a `traceparent` gives spans from the evaluation and
 /// cache containers in one trace at the OTLP receiver.
 pub(crate) async fn trace_spans_both_containers() {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
     let trace = format!("{:032x}", nanos | (1 << 124));
-    rest_variant(README_CALL, Some(&format!("00-{trace}-00f067aa0ba902b7-01"))).await;
+    rest_variant(
+        README_CALL,
+        Some(&format!("00-{trace}-00f067aa0ba902b7-01")),
+    )
+    .await;
     let services = poll(WAIT, "spans of both services in the trace", || async {
         let body = get_json(&format!("{TRACES}/api/traces/{trace}")).await?;
         let trace = &body["data"][0];
@@ -143,16 +176,19 @@ pub(crate) async fn trace_spans_both_containers() {
             .iter()
             .filter_map(|span| {
                 let process = span["processID"].as_str()?;
-                trace["processes"][process]["serviceName"].as_str().map(str::to_owned)
+                trace["processes"][process]["serviceName"]
+                    .as_str()
+                    .map(str::to_owned)
             })
             .collect();
         services.sort();
         services.dedup();
-        (services.iter().any(|s| s == "flipt-evaluation") && services.iter().any(|s| s == "flipt-cache"))
-            .then_some(services)
+        (services.iter().any(|s| s == "flipt-evaluation")
+            && services.iter().any(|s| s == "flipt-cache"))
+        .then_some(services)
     })
     .await;
-    println!("trace {trace}: spans from {services:?}");
+    eprintln!("trace {trace}: spans from {services:?}");
 }
 
 /// Editing a flag file on the host changes the answer within the cache's
@@ -160,15 +196,22 @@ pub(crate) async fn trace_spans_both_containers() {
 pub(crate) async fn flag_edit_reloads(flags: &Path) {
     let file = flags.join("checkout/checkout.features.yml");
     let text = std::fs::read_to_string(&file).expect("read flag file");
-    assert!(text.contains("timeout_ms: 4500"), "the demo's adyen attachment");
+    assert!(
+        text.contains("timeout_ms: 4500"),
+        "the demo's adyen attachment"
+    );
     std::fs::write(&file, text.replace("timeout_ms: 4500", "timeout_ms: 4750")).expect("edit");
-    let attachment = poll(POLL_INTERVAL + Duration::from_secs(20), "edited attachment", || async {
-        let answer = rest_variant(README_CALL, None).await;
-        let attachment = answer["variantAttachment"].as_str()?.to_owned();
-        attachment.contains("4750").then_some(attachment)
-    })
+    let attachment = poll(
+        POLL_INTERVAL + Duration::from_secs(20),
+        "edited attachment",
+        || async {
+            let answer = rest_variant(README_CALL, None).await;
+            let attachment = answer["variantAttachment"].as_str()?.to_owned();
+            attachment.contains("4750").then_some(attachment)
+        },
+    )
     .await;
-    println!("after the edit: {attachment}");
+    eprintln!("after the edit: {attachment}");
 }
 
 /// The reporter's installation id (telemetry.json on the named volume)
@@ -197,14 +240,28 @@ pub(crate) async fn telemetry_switch_and_state(compose: &Compose, healthy: &[&st
     compose.wait_healthy(healthy, WAIT).await;
     let env = compose.inspect(reporter, "{{.Config.Env}}").await;
     assert!(env.contains("FLIPT_TELEMETRY_ENABLED=false"), "{env}");
-    assert_eq!(reporter_enabled().await, 0.0, "after FLIPT_TELEMETRY_ENABLED=false");
-    assert_eq!(installation_id(compose).await, id, "id kept while opted out");
+    assert_eq!(
+        reporter_enabled().await,
+        0.0,
+        "after FLIPT_TELEMETRY_ENABLED=false"
+    );
+    assert_eq!(
+        installation_id(compose).await,
+        id,
+        "id kept while opted out"
+    );
 }
 
 async fn installation_id(compose: &Compose) -> String {
     let text = compose
         .run(
-            &["exec", "-T", "telemetry-reporter", "cat", "/var/opt/flipt/telemetry.json"],
+            &[
+                "exec",
+                "-T",
+                "telemetry-reporter",
+                "cat",
+                "/var/opt/flipt/telemetry.json",
+            ],
             &[],
             WAIT,
         )
@@ -230,7 +287,12 @@ async fn reporter_enabled() -> f64 {
 }
 
 async fn get_json(url: &str) -> Option<Value> {
-    let response = reqwest::Client::new().get(url).timeout(WAIT).send().await.ok()?;
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(WAIT)
+        .send()
+        .await
+        .ok()?;
     response.json().await.ok()
 }
 
@@ -245,7 +307,10 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no {what} within {limit:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {what} within {limit:?}"
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

@@ -145,11 +145,14 @@ impl Compose {
     /// `docker inspect --format <format>` of the container of `service`.
     pub(crate) async fn inspect(&self, service: &str, format: &str) -> String {
         let id = self.container(service).await;
-        docker(&["inspect", "--format", format, &id], Duration::from_secs(30))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .trim()
-            .to_owned()
+        docker(
+            &["inspect", "--format", format, &id],
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .trim()
+        .to_owned()
     }
 
     /// Waits until every service in `services` reports `healthy`, at most
@@ -160,7 +163,10 @@ impl Compose {
             let mut waiting = Vec::new();
             for service in services {
                 let state = self
-                    .inspect(service, "{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}")
+                    .inspect(
+                        service,
+                        "{{.State.Status}}/{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+                    )
                     .await;
                 if state != "running/healthy" {
                     waiting.push(format!("{service}: {state}"));

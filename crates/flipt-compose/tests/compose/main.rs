@@ -92,7 +92,10 @@ async fn compose_stack_builds_runs_and_stops_cleanly() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     compose.wait_healthy(HEALTHY, 3 * MINUTE).await;
-    assert_eq!(compose.inspect("loadgen", "{{.State.Status}}").await, "running");
+    assert_eq!(
+        compose.inspect("loadgen", "{{.State.Status}}").await,
+        "running"
+    );
 
     checks::non_root(&compose).await;
     checks::demo_calls().await;
@@ -113,12 +116,21 @@ async fn compose_stack_builds_runs_and_stops_cleanly() {
         .unwrap_or_else(|e| panic!("{e}"));
     for (service, id) in &ids {
         let state = harness::docker(
-            &["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", id],
+            &[
+                "inspect",
+                "--format",
+                "{{.State.Status}} {{.State.ExitCode}}",
+                id,
+            ],
             MINUTE,
         )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(state.trim(), "exited 0", "{service} after docker-compose stop");
+        assert_eq!(
+            state.trim(),
+            "exited 0",
+            "{service} after docker-compose stop"
+        );
     }
 
     compose
