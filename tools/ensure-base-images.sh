@@ -81,6 +81,13 @@ prometheus_image="$(compose_image prometheus)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# docker build -t IMAGE CONTEXT (- reads the Dockerfile from stdin), with the
+# classic builder (no build here needs BuildKit); its last lines on failure.
+build_image() {
+    DOCKER_BUILDKIT=0 docker build -q -t "$1" "$2" >/dev/null 2>"$work/build.log" \
+        || { tail -n 5 "$work/build.log" >&2; fail "docker build of $1 failed"; }
+}
+
 # ---- debian:<release>-slim --------------------------------------------------
 if ! have_image "$debian_image"; then
     mirror="$(debian_mirror "$release" | awk '!/-security/ {print; exit}')"
@@ -153,8 +160,7 @@ ENV RUSTUP_HOME=/usr/local/rustup \\
     RUST_VERSION=$full_version
 RUN rustc --version && cargo --version
 DOCKERFILE
-    DOCKER_BUILDKIT=0 docker build -q -t "$rust_image" "$ctx" >/dev/null \
-        || fail "docker build of $rust_image failed"
+    build_image "$rust_image" "$ctx"
 fi
 
 # ---- third-party services from Debian's packages -----------------------------
@@ -162,7 +168,7 @@ if ! have_image "$redis_image"; then
     echo "$me: building $redis_image from $debian_image and Debian's redis-server"
     # As the official image: listens on every interface without protected
     # mode, keeps its data in /data.
-    DOCKER_BUILDKIT=0 docker build -q -t "$redis_image" - >/dev/null <<DOCKERFILE || fail "docker build of $redis_image failed"
+    build_image "$redis_image" - <<DOCKERFILE
 FROM $debian_image
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends redis-server redis-tools \\
@@ -180,7 +186,7 @@ if ! have_image "$prometheus_image"; then
     # As the official image: /bin/prometheus is the entrypoint (compose
     # passes the flags), it runs as nobody in /prometheus, and the health
     # check's wget is there.
-    DOCKER_BUILDKIT=0 docker build -q -t "$prometheus_image" - >/dev/null <<DOCKERFILE || fail "docker build of $prometheus_image failed"
+    build_image "$prometheus_image" - <<DOCKERFILE
 FROM $debian_image
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends prometheus wget \\
