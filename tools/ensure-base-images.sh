@@ -183,15 +183,17 @@ fi
 
 if ! have_image "$prometheus_image"; then
     echo "$me: building $prometheus_image from $debian_image and Debian's prometheus"
-    # As the official image: /bin/prometheus is the entrypoint (compose
-    # passes the flags), it runs as nobody in /prometheus, and the health
-    # check's wget is there.
+    # As the official image: prometheus is the entrypoint (compose passes
+    # the flags), it runs as nobody and keeps its data in /prometheus (where
+    # Debian's build defaults to /var/lib/prometheus/metrics2), and the
+    # health check's wget is there.
     build_image "$prometheus_image" - <<DOCKERFILE
 FROM $debian_image
 RUN apt-get update \\
  && apt-get install -y --no-install-recommends prometheus wget \\
  && rm -rf /var/lib/apt/lists/* \\
- && mkdir -p /prometheus /etc/prometheus && chown nobody:nogroup /prometheus
+ && mkdir -p /prometheus /etc/prometheus && chown nobody:nogroup /prometheus \\
+ && rm -rf /var/lib/prometheus/metrics2 && ln -s /prometheus /var/lib/prometheus/metrics2
 WORKDIR /prometheus
 USER nobody
 EXPOSE 9090

@@ -22,7 +22,8 @@ fail() {
 [[ -x "$binary" ]] || fail "$binary is not an executable (cargo build -p flipt-compose --bins)"
 release="$(sed -n 's/^ARG DEBIAN_RELEASE=\(.*\)$/\1/p' "$root/deploy/Dockerfile" | head -n 1)"
 base="debian:${release}-slim"
-image="$(cd "$root" && docker-compose config \
+config="$(cd "$root" && docker-compose config)" || fail "docker-compose config failed in $root"
+image="$(printf '%s\n' "$config" \
     | awk '$0 == "  jaeger:" {found=1; next} found && /^  [^ ]/ {exit} found && $1 == "image:" {print $2; exit}')"
 [[ -n "$image" ]] || fail "docker-compose config names no image for the jaeger service"
 docker image inspect "$base" >/dev/null 2>&1 || fail "$base is missing; run tools/ensure-base-images.sh first"
