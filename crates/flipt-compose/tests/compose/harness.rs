@@ -206,7 +206,9 @@ impl Compose {
 }
 
 impl Drop for Compose {
-    /// `down -v`, whatever the test did before.
+    /// `down -v`, whatever the test did before, and the project's image
+    /// (BuildKit's cache keeps the next build short); the base and stand-in
+    /// images stay.
     fn drop(&mut self) {
         let _ = std::process::Command::new("docker-compose")
             .current_dir(root())
@@ -214,6 +216,12 @@ impl Drop for Compose {
             .args(["-p", &self.project, "-f", "docker-compose.yml", "-f"])
             .arg(&self.override_file)
             .args(["down", "-v", "--remove-orphans", "--timeout", "10"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::process::Command::new("docker")
+            .args(["image", "rm", "flipt-rs:local"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
