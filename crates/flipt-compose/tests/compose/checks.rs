@@ -9,6 +9,8 @@ use flipt_proto::evaluation::{
 };
 use serde_json::Value;
 
+use flipt_testkit::wait_for;
+
 use crate::harness::{Compose, docker};
 
 const REST: &str = "http://127.0.0.1:8080";
@@ -128,7 +130,7 @@ pub(crate) async fn prometheus_sees_services_and_load() {
         "flipt-cache",
         "flipt-telemetry-reporter",
     ];
-    let targets = poll(WAIT, "three Flipt targets up", || async {
+    let targets = wait_for("three Flipt targets up", WAIT, || async {
         let body = get_json(&format!("{PROMETHEUS}/api/v1/targets?state=active")).await?;
         let up: Vec<String> = body["data"]["activeTargets"]
             .as_array()?
@@ -144,7 +146,7 @@ pub(crate) async fn prometheus_sees_services_and_load() {
     eprintln!("prometheus targets up: {targets:?}");
 
     // The test itself sent two evaluations; the loadgen sends 10 per second.
-    let total = poll(WAIT, "loadgen traffic in Prometheus", || async {
+    let total = wait_for("loadgen traffic in Prometheus", WAIT, || async {
         let query = "sum(flipt_evaluations_requests_total)";
         let body = get_json(&format!("{PROMETHEUS}/api/v1/query?query={query}")).await?;
         let value: f64 = body["data"]["result"][0]["value"][1]
@@ -170,7 +172,7 @@ pub(crate) async fn trace_spans_both_containers() {
         Some(&format!("00-{trace}-00f067aa0ba902b7-01")),
     )
     .await;
-    let services = poll(WAIT, "spans of both services in the trace", || async {
+    let services = wait_for("spans of both services in the trace", WAIT, || async {
         let body = get_json(&format!("{TRACES}/api/traces/{trace}")).await?;
         let trace = &body["data"][0];
         let mut services: Vec<String> = trace["spans"]
@@ -203,9 +205,9 @@ pub(crate) async fn flag_edit_reloads(flags: &Path) {
         "the demo's adyen attachment"
     );
     std::fs::write(&file, text.replace("timeout_ms: 4500", "timeout_ms: 4750")).expect("edit");
-    let attachment = poll(
-        POLL_INTERVAL + Duration::from_secs(20),
+    let attachment = wait_for(
         "edited attachment",
+        POLL_INTERVAL + Duration::from_secs(20),
         || async {
             let answer = rest_variant(README_CALL, None).await;
             let attachment = answer["variantAttachment"].as_str()?.to_owned();
@@ -296,23 +298,4 @@ async fn get_json(url: &str) -> Option<Value> {
         .await
         .ok()?;
     response.json().await.ok()
-}
-
-/// Polls `check` once a second until it gives a value, at most `limit`.
-async fn poll<T, F, Fut>(limit: Duration, what: &str, check: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no {what} within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }
