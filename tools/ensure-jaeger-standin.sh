@@ -33,6 +33,7 @@ if [[ "$(docker image inspect --format '{{ index .Config.Labels "flipt.standin.s
     exit 0
 fi
 
+previous="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
 echo "$me: building $image (OTLP stand-in) from $base"
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
@@ -51,3 +52,7 @@ ENTRYPOINT ["/usr/local/bin/flipt-otlp-standin"]
 DOCKERFILE
 DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null 2>"$ctx/build.log" \
     || { tail -n 5 "$ctx/build.log" >&2; fail "docker build of $image failed"; }
+# The stand-in of an older binary, now untagged, goes.
+if [[ -n "$previous" && "$previous" != "$(docker image inspect --format '{{.Id}}' "$image")" ]]; then
+    docker image rm "$previous" >/dev/null 2>&1 || true
+fi
