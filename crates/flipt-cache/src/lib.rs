@@ -4,6 +4,7 @@
 //! gRPC (`flipt.cache.v1.CacheService`) through a cache backend.
 
 mod backend;
+pub mod cli;
 mod config;
 mod convert;
 mod metrics;

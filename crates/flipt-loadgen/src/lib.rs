@@ -7,6 +7,7 @@
 //! * `flipt-healthcheck` asks `grpc.health.v1` whether a service is
 //!   SERVING; the image's `HEALTHCHECK` and compose use it ([`health`]).
 
+pub mod cli;
 pub mod driver;
 pub mod health;
 pub mod plan;

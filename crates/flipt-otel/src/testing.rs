@@ -113,9 +113,15 @@ pub struct OtlpReceiver {
 }
 
 impl OtlpReceiver {
-    /// Binds and starts serving.
+    /// Binds `127.0.0.1:<free port>` and starts serving.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Binds `addr` and starts serving (the compose stand-in for Jaeger
+    /// listens on all interfaces of its container).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Received::default());
         let (stop, stopped) = oneshot::channel::<()>();

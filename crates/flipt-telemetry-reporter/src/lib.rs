@@ -12,6 +12,7 @@
 //! * `reporter`: the schedule; `service`: the gRPC service;
 //! * `print`: the `print` subcommand; `metrics`: the reporter's metrics.
 
+pub mod cli;
 mod config;
 mod metrics;
 mod payload;

@@ -199,9 +199,9 @@ fn compose_mounts_builds_images_and_ports_are_sound() {
         };
         let ports = strings(&service["ports"]);
         for port in [grpc, http] {
-            if !ports.contains(&format!("{port}:{port}")) {
+            if !ports.contains(&format!("127.0.0.1:{port}:{port}")) {
                 problems.push(format!(
-                    "{name}: port {port} is not published as {port}:{port}: {ports:?}"
+                    "{name}: port {port} is not published as 127.0.0.1:{port}:{port}: {ports:?}"
                 ));
             }
         }
