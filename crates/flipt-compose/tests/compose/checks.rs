@@ -105,6 +105,13 @@ pub(crate) async fn demo_calls() {
 }
 
 async fn rest_variant(body: &str, traceparent: Option<&str>) -> Value {
+    post_variant(body, traceparent)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `POST /evaluate/v1/variant`: the answer, or what went wrong.
+async fn post_variant(body: &str, traceparent: Option<&str>) -> Result<Value, String> {
     let mut request = reqwest::Client::new()
         .post(format!("{REST}/evaluate/v1/variant"))
         .header("content-type", "application/json")
@@ -113,13 +120,15 @@ async fn rest_variant(body: &str, traceparent: Option<&str>) -> Value {
     if let Some(traceparent) = traceparent {
         request = request.header("traceparent", traceparent);
     }
-    let response = request.send().await.expect("REST call");
-    assert!(
-        response.status().is_success(),
-        "REST status {}",
-        response.status()
-    );
-    response.json().await.expect("REST JSON")
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("REST call: {e}"))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(format!("REST status {status}"));
+    }
+    response.json().await.map_err(|e| format!("REST JSON: {e}"))
 }
 
 /// Prometheus in the compose network reports the three services' targets
@@ -159,19 +168,43 @@ pub(crate) async fn prometheus_sees_services_and_load() {
     eprintln!("sum(flipt_evaluations_requests_total) = {total}");
 }
 
+/// A namespace of two flags that the loadgen never asks for.
+const TRACE_FLAGS: &str = r#"version: "1.2"
+namespace: trace-check
+flags:
+  - key: warm
+    name: Warm
+    type: VARIANT_FLAG_TYPE
+    enabled: true
+  - key: traced
+    name: Traced
+    type: VARIANT_FLAG_TYPE
+    enabled: true
+"#;
+
 /// One evaluation with a `traceparent` gives spans from the evaluation and
-/// cache containers in one trace at the OTLP receiver.
-pub(crate) async fn trace_spans_both_containers() {
+/// cache containers in one trace at the OTLP receiver. The evaluation
+/// service answers flags it has seen from its near cache without calling
+/// the cache, so the traced call asks for a flag of a new namespace that no
+/// one has evaluated yet (its sibling `warm` tells when the file is loaded).
+pub(crate) async fn trace_spans_both_containers(flags: &Path) {
+    let dir = flags.join("trace-check");
+    std::fs::create_dir_all(&dir).expect("create trace-check flags");
+    std::fs::write(dir.join("features.yml"), TRACE_FLAGS).expect("write trace-check flags");
+    let warm = r#"{"namespaceKey":"trace-check","flagKey":"warm","entityId":"e"}"#;
+    wait_for(
+        "the trace-check namespace",
+        POLL_INTERVAL + Duration::from_secs(20),
+        || async { post_variant(warm, None).await.ok() },
+    )
+    .await;
+    let traced = r#"{"namespaceKey":"trace-check","flagKey":"traced","entityId":"e"}"#;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_nanos();
     let trace = format!("{:032x}", nanos | (1 << 124));
-    rest_variant(
-        README_CALL,
-        Some(&format!("00-{trace}-00f067aa0ba902b7-01")),
-    )
-    .await;
+    rest_variant(traced, Some(&format!("00-{trace}-00f067aa0ba902b7-01"))).await;
     let services = wait_for("spans of both services in the trace", WAIT, || async {
         let body = get_json(&format!("{TRACES}/api/traces/{trace}")).await?;
         let trace = &body["data"][0];

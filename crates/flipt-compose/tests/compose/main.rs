@@ -100,7 +100,7 @@ async fn compose_stack_builds_runs_and_stops_cleanly() {
     checks::non_root(&compose).await;
     checks::demo_calls().await;
     checks::prometheus_sees_services_and_load().await;
-    checks::trace_spans_both_containers().await;
+    checks::trace_spans_both_containers(&flags).await;
     checks::flag_edit_reloads(&flags).await;
     checks::telemetry_switch_and_state(&compose, HEALTHY).await;
 
