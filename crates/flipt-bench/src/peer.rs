@@ -11,7 +11,7 @@
 //!
 //! Edge is not built here: it is looked for at `$FLIPT_BENCH_UNLEASH_EDGE`
 //! or `~/.cache/flipt-bench/unleash-edge/bin/unleash-edge` (what
-//! `cargo install --root ~/.cache/flipt-bench/unleash-edge unleash-edge`
+//! `cargo install --locked --root ~/.cache/flipt-bench/unleash-edge unleash-edge`
 //! leaves); without it the row is skipped with a line saying so.
 
 use std::{
@@ -163,7 +163,7 @@ fn edge_binary() -> Option<PathBuf> {
 pub async fn measure(options: &RunOptions) -> Result<Peer> {
     let Some(binary) = edge_binary().filter(|path| path.is_file()) else {
         return Ok(Peer::skipped(format!(
-            "Unleash Edge not found at {} (cargo install --root ~/.cache/flipt-bench/unleash-edge unleash-edge, or set FLIPT_BENCH_UNLEASH_EDGE)",
+            "Unleash Edge not found at {} (cargo install --locked --root ~/.cache/flipt-bench/unleash-edge unleash-edge, or set FLIPT_BENCH_UNLEASH_EDGE)",
             edge_binary().map_or_else(
                 || "$HOME/.cache/...".to_owned(),
                 |p| p.display().to_string()
