@@ -22,16 +22,7 @@ async fn edited_flag_files_are_served_without_restart_and_bad_edits_keep_the_las
     let stack = Stack::fixtures().await.unwrap();
     let client = stack.grpc();
     let pro = || request("default", "color", "u1", &[("plan", "pro")]);
-    assert_eq!(
-        client
-            .clone()
-            .variant(pro())
-            .await
-            .unwrap()
-            .into_inner()
-            .variant_key,
-        "red"
-    );
+    assert_eq!(stack.variant(pro()).await.unwrap().variant_key, "red");
 
     let flags_file = stack.flags_dir().join("default.features.yml");
     let edited = fixtures::DEFAULT_FLAGS.replace("variant: red", "variant: blue");
@@ -69,16 +60,7 @@ async fn edited_flag_files_are_served_without_restart_and_bad_edits_keep_the_las
         async move { rejected }
     })
     .await;
-    assert_eq!(
-        client
-            .clone()
-            .variant(pro())
-            .await
-            .unwrap()
-            .into_inner()
-            .variant_key,
-        "blue"
-    );
+    assert_eq!(stack.variant(pro()).await.unwrap().variant_key, "blue");
     assert_eq!(
         reqwest::get(&snapshot_url).await.unwrap().headers()["etag"],
         before
