@@ -21,6 +21,7 @@ mod config;
 mod conn;
 mod error;
 mod health;
+mod linger;
 mod listeners;
 mod serve;
 mod shutdown;

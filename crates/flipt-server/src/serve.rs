@@ -22,6 +22,7 @@ use crate::config::ServerConfig;
 use crate::conn::{self, ConnLimits};
 use crate::error::ServeError;
 use crate::health::Health;
+use crate::linger::LingerListener;
 use crate::listeners::Listeners;
 use crate::tally::RequestTally;
 use crate::tls::TlsListener;
@@ -227,14 +228,17 @@ fn serve_on(
     let stop = stop.clone().cancelled_owned();
     Ok(match tls {
         None => Box::pin(
-            axum::serve(listener.tap_io(set_nodelay), router)
+            axum::serve(LingerListener(listener.tap_io(set_nodelay)), router)
                 .with_graceful_shutdown(stop)
                 .into_future(),
         ),
         Some(acceptor) => Box::pin(
-            axum::serve(TlsListener::new(listener, acceptor)?, router)
-                .with_graceful_shutdown(stop)
-                .into_future(),
+            axum::serve(
+                LingerListener(TlsListener::new(listener, acceptor)?),
+                router,
+            )
+            .with_graceful_shutdown(stop)
+            .into_future(),
         ),
     })
 }
@@ -252,11 +256,17 @@ fn serve_grpc_on(
     let stop = stop.clone();
     Ok(match tls {
         None => Box::pin(async move {
-            conn::serve(listener.tap_io(set_nodelay), router, limits, stop).await;
+            conn::serve(
+                LingerListener(listener.tap_io(set_nodelay)),
+                router,
+                limits,
+                stop,
+            )
+            .await;
             Ok(())
         }),
         Some(acceptor) => {
-            let listener = TlsListener::new(listener, acceptor)?;
+            let listener = LingerListener(TlsListener::new(listener, acceptor)?);
             Box::pin(async move {
                 conn::serve(listener, router, limits, stop).await;
                 Ok(())
