@@ -8,7 +8,7 @@
 //! [`Stack::scrape`], ...).
 //!
 //! Beside the stack: [`ServiceProcess`] (any service binary as a child
-//! process), [`TestRedis`], [`SegmentSink`] (a Segment-compatible endpoint),
+//! process), [`TestRedis`], [`SegmentSink`] (a Segment-compatible endpoint with scripted answers),
 //! the one flag fixture set ([`fixtures`]), [`promtool`] and [`promtool_check`], and the
 //! bounded waits [`eventually`] and [`wait_serving`].
 //!
@@ -35,7 +35,7 @@ pub use process::{ServiceProcess, binary_path, cpu_seconds, rss_kib};
 pub use promtool::{ACCEPTED_PROMTOOL_FINDINGS, promtool, promtool_check};
 pub use redis::{REDIS_URL_VAR, TestRedis};
 pub use reporter::ReporterOptions;
-pub use sink::SegmentSink;
+pub use sink::{Answer, Received, SegmentSink};
 pub use stack::{Service, ServiceHandle, Stack, StackOptions};
 pub use wait::{WAIT, eventually, health_status, wait_for, wait_serving};
 

@@ -1,37 +1,115 @@
-//! A Segment-compatible endpoint for the telemetry reporter's pings: it
-//! accepts every batch with `200 {}` and counts them, or (hanging) accepts
-//! connections and never answers, as a stuck endpoint would.
+//! A Segment-compatible endpoint for the telemetry reporter's pings. It
+//! records every request and answers from a script, then with a default
+//! answer: a status code (`200 {}` for [`SegmentSink::start`]) or a hang,
+//! as a stuck endpoint would. [`SegmentSink::hanging`] accepts connections
+//! and never reads them, which also stands in for a gRPC peer that never
+//! answers.
+//!
+//! It speaks just enough HTTP/1.1 for one request per connection (headers,
+//! then `content-length` bytes) and answers with `connection: close`, so
+//! each retry of a client arrives on a connection of its own.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    collections::VecDeque,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
+    sync::Notify,
+    task::JoinSet,
 };
 
 use crate::WAIT;
 
+/// How the sink answers one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// This HTTP status, with the body `{}`.
+    Status(u16),
+    /// Read the request, record it, never answer.
+    Hang,
+}
+
+/// One request the sink received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `POST`, `GET`, ...
+    pub method: String,
+    /// Request path, without the query.
+    pub path: String,
+    /// Header names lowercased, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body, `content-length` bytes.
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The body as JSON; panics (a test failure) when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("sink body is JSON")
+    }
+}
+
+#[derive(Default)]
+struct State {
+    accepted: AtomicUsize,
+    received: Mutex<Vec<Received>>,
+    script: Mutex<VecDeque<Answer>>,
+    arrived: Notify,
+}
+
+impl State {
+    /// The scripted answer for the next request, else `default`.
+    fn answer(&self, default: Answer) -> Answer {
+        let scripted = self.script.lock().expect("sink lock").pop_front();
+        scripted.unwrap_or(default)
+    }
+
+    fn record(&self, request: Received) {
+        self.received.lock().expect("sink lock").push(request);
+        self.arrived.notify_waiters();
+    }
+}
+
 /// A Segment endpoint on a free loopback port, served until dropped.
 pub struct SegmentSink {
+    addr: SocketAddr,
     url: String,
-    accepted: Arc<AtomicUsize>,
-    received: Arc<AtomicUsize>,
+    state: Arc<State>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl SegmentSink {
-    /// An endpoint that answers every batch.
+    /// An endpoint that answers every batch with `200 {}`.
     pub async fn start() -> Result<Self> {
-        Self::serve(true).await
+        Self::answering(Answer::Status(200)).await
+    }
+
+    /// An endpoint that answers with `default` once the script (see
+    /// [`SegmentSink::script`]) is used up.
+    pub async fn answering(default: Answer) -> Result<Self> {
+        Self::serve(Some(default)).await
     }
 
     /// An endpoint that accepts connections and never reads or answers.
     pub async fn hanging() -> Result<Self> {
-        Self::serve(false).await
+        Self::serve(None).await
     }
 
     /// `http://127.0.0.1:<port>`, for `telemetry.segment.endpoint`.
@@ -39,49 +117,83 @@ impl SegmentSink {
         &self.url
     }
 
+    /// The address the sink listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Answers for the next requests, in order, before the default applies.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        self.state.script.lock().expect("sink lock").extend(answers);
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
-    /// Whole requests received (and answered) so far.
+    /// Whole requests received so far (answered or hanging).
     pub fn received(&self) -> usize {
-        self.received.load(Ordering::SeqCst)
+        self.state.received.lock().expect("sink lock").len()
     }
 
-    async fn serve(answer: bool) -> Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let received = Arc::new(AtomicUsize::new(0));
-        let (accepted_count, received_count) = (accepted.clone(), received.clone());
-        let task = tokio::spawn(async move {
-            let mut held = Vec::new();
-            while let Ok((mut stream, _)) = listener.accept().await {
-                accepted_count.fetch_add(1, Ordering::SeqCst);
-                if !answer {
-                    // Held open, never read or answered.
-                    held.push(stream);
-                    continue;
+    /// The requests received so far, in order of arrival.
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.received.lock().expect("sink lock").clone()
+    }
+
+    /// Waits (up to [`WAIT`]) until at least `n` requests arrived, and
+    /// returns all received by then.
+    pub async fn wait_for(&self, n: usize) -> Result<Vec<Received>> {
+        let wait = async {
+            loop {
+                // Registered before the check, so an arrival in between
+                // is not missed.
+                let arrived = self.state.arrived.notified();
+                let requests = self.requests();
+                if requests.len() >= n {
+                    return requests;
                 }
-                let count = received_count.clone();
-                tokio::spawn(async move {
-                    if read_request(&mut stream).await {
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let _ = stream
-                            .write_all(
-                                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                                  content-length: 2\r\nconnection: close\r\n\r\n{}",
-                            )
-                            .await;
+                arrived.await;
+            }
+        };
+        match tokio::time::timeout(WAIT, wait).await {
+            Ok(requests) => Ok(requests),
+            Err(_) => bail!(
+                "the sink got {} of {n} requests within {WAIT:?}",
+                self.received()
+            ),
+        }
+    }
+
+    /// `default: None` holds every connection unread.
+    async fn serve(default: Option<Answer>) -> Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State::default());
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            // Dropped with the accept loop when the sink is dropped, which
+            // closes every connection still open.
+            let mut connections = JoinSet::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                shared.accepted.fetch_add(1, Ordering::SeqCst);
+                let state = shared.clone();
+                connections.spawn(async move {
+                    match default {
+                        Some(default) => serve_one(stream, &state, default).await,
+                        // Held open, never read or answered.
+                        None => hold(stream).await,
                     }
                 });
+                // Reap finished connections so the set does not grow.
+                while connections.try_join_next().is_some() {}
             }
         });
         Ok(Self {
-            url,
-            accepted,
-            received,
+            addr,
+            url: format!("http://{addr}"),
+            state,
             task,
         })
     }
@@ -93,29 +205,66 @@ impl Drop for SegmentSink {
     }
 }
 
-/// Reads one HTTP/1.1 request (headers, then `content-length` bytes).
-async fn read_request(stream: &mut TcpStream) -> bool {
+async fn serve_one(mut stream: TcpStream, state: &State, default: Answer) {
+    let Some(request) = read_request(&mut stream).await else {
+        return;
+    };
+    state.record(request);
+    match state.answer(default) {
+        Answer::Status(code) => {
+            let head = format!(
+                "HTTP/1.1 {code} \r\ncontent-type: application/json\r\n\
+                 content-length: 2\r\nconnection: close\r\n\r\n{{}}"
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+        }
+        Answer::Hang => hold(stream).await,
+    }
+}
+
+async fn hold(stream: TcpStream) {
+    std::future::pending::<()>().await;
+    drop(stream);
+}
+
+/// Reads one HTTP/1.1 request: headers, then `content-length` bytes.
+async fn read_request(stream: &mut TcpStream) -> Option<Received> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         let Ok(Ok(n)) = tokio::time::timeout(WAIT, stream.read(&mut chunk)).await else {
-            return false;
+            return None;
         };
         if n == 0 {
-            return false;
+            return None;
         }
         buffer.extend_from_slice(&chunk[..n]);
         let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
             continue;
         };
-        let headers = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let mut request_line = lines.next().unwrap_or_default().split(' ');
+        let method = request_line.next().unwrap_or_default().to_owned();
+        let target = request_line.next().unwrap_or_default();
+        let path = target.split('?').next().unwrap_or_default().to_owned();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
         let length: usize = headers
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length:"))
-            .and_then(|value| value.trim().parse().ok())
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse().ok())
             .unwrap_or(0);
-        if buffer.len() >= end + 4 + length {
-            return true;
+        let body_start = end + 4;
+        if buffer.len() >= body_start + length {
+            return Some(Received {
+                method,
+                path,
+                headers,
+                body: buffer[body_start..body_start + length].to_vec(),
+            });
         }
     }
 }

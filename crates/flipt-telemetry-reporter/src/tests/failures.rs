@@ -9,7 +9,9 @@ use crate::metrics::{
 use crate::reporter::{Deps, Reporter};
 use crate::sender::RetryPolicy;
 
-use super::support::{Answer, Sink, WAIT, config, metric};
+use flipt_testkit::{Answer, SegmentSink};
+
+use super::support::{WAIT, config, metric};
 
 struct Setup {
     reporter: Reporter,
@@ -70,10 +72,12 @@ fn assert_counts(setup: &Setup, sent: f64, failed: f64, retries: f64) {
 
 #[tokio::test]
 async fn server_errors_are_retried_three_times_then_counted() {
-    let sink = Sink::start(Answer::Status(500)).await;
-    let mut setup = reporter(&sink.url());
+    let sink = SegmentSink::answering(Answer::Status(500))
+        .await
+        .expect("sink");
+    let mut setup = reporter(sink.url());
     assert_eq!(ping(&mut setup).await, PingResult::Failed);
-    assert_eq!(sink.received().len(), 3);
+    assert_eq!(sink.received(), 3);
     assert_counts(&setup, 0.0, 1.0, 2.0);
     assert_eq!(
         metric(&setup.registry, LAST_SUCCESS_TIMESTAMP_SECONDS, &[]),
@@ -84,10 +88,10 @@ async fn server_errors_are_retried_three_times_then_counted() {
 
 #[tokio::test]
 async fn a_hanging_sink_times_out_on_every_attempt() {
-    let sink = Sink::start(Answer::Hang).await;
-    let mut setup = reporter_with_timeout(&sink.url(), "300ms");
+    let sink = SegmentSink::answering(Answer::Hang).await.expect("sink");
+    let mut setup = reporter_with_timeout(sink.url(), "300ms");
     assert_eq!(ping(&mut setup).await, PingResult::Failed);
-    assert_eq!(sink.received().len(), 3);
+    assert_eq!(sink.received(), 3);
     assert_counts(&setup, 0.0, 1.0, 2.0);
 }
 
@@ -105,11 +109,11 @@ async fn a_sink_that_is_down_is_counted_as_failed() {
 
 #[tokio::test]
 async fn a_sink_that_recovers_within_the_retries_gets_the_ping() {
-    let sink = Sink::start(Answer::Status(200)).await;
+    let sink = SegmentSink::start().await.expect("sink");
     sink.script([Answer::Status(503), Answer::Status(500)]);
-    let mut setup = reporter(&sink.url());
+    let mut setup = reporter(sink.url());
     assert_eq!(ping(&mut setup).await, PingResult::Sent);
-    let received = sink.received();
+    let received = sink.requests();
     assert_eq!(received.len(), 3);
     // Every attempt carries the same event.
     assert_eq!(received[0].body, received[2].body);
@@ -119,9 +123,11 @@ async fn a_sink_that_recovers_within_the_retries_gets_the_ping() {
 
 #[tokio::test]
 async fn a_rejected_write_key_is_not_retried() {
-    let sink = Sink::start(Answer::Status(401)).await;
-    let mut setup = reporter(&sink.url());
+    let sink = SegmentSink::answering(Answer::Status(401))
+        .await
+        .expect("sink");
+    let mut setup = reporter(sink.url());
     assert_eq!(ping(&mut setup).await, PingResult::Failed);
-    assert_eq!(sink.received().len(), 1);
+    assert_eq!(sink.received(), 1);
     assert_counts(&setup, 0.0, 1.0, 0.0);
 }

@@ -8,7 +8,9 @@ use crate::metrics::{ENABLED, PINGS_TOTAL, ReporterMetrics};
 use crate::reporter::{Deps, NotSent, Reporter};
 use tokio_util::sync::CancellationToken;
 
-use super::support::{Answer, Recorder, Running, Sink, config, metric};
+use flipt_testkit::SegmentSink;
+
+use super::support::{Recorder, Running, config, metric};
 
 type Case = (
     &'static str,
@@ -83,17 +85,17 @@ async fn no_ping_and_no_state_file_over_many_intervals() {
 }
 
 struct Started {
-    sink: Sink,
+    sink: SegmentSink,
     state_dir: std::path::PathBuf,
     reporter: Running,
     _root: tempfile::TempDir,
 }
 
 async fn start(yaml: Option<&str>, env: &[(&str, &str)]) -> Started {
-    let sink = Sink::start(Answer::Status(200)).await;
+    let sink = SegmentSink::start().await.expect("sink");
     let root = tempfile::tempdir().expect("tempdir");
     let state_dir = root.path().join("state");
-    let url = sink.url();
+    let url = sink.url().to_owned();
     let mut env = env.to_vec();
     env.extend([
         ("FLIPT_TELEMETRY_SEGMENT_ENDPOINT", url.as_str()),
@@ -121,15 +123,11 @@ async fn running_reporters_that_opted_out_send_nothing_to_a_real_sink() {
     // the others stayed silent is the time it took this one to send five
     // pings (five intervals), not a fixed sleep.
     let control = start(None, &[]).await;
-    control.sink.wait_for(5).await;
+    control.sink.wait_for(5).await.expect("five pings");
     assert!(control.state_dir.join("telemetry.json").exists());
 
     for (name, running) in opted_out {
-        assert_eq!(
-            running.sink.received().len(),
-            0,
-            "{name}: sink got requests"
-        );
+        assert_eq!(running.sink.received(), 0, "{name}: sink got requests");
         assert!(
             !running.state_dir.exists(),
             "{name}: state directory created"

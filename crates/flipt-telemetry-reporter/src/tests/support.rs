@@ -1,142 +1,24 @@
-//! Test helpers: a Segment-compatible HTTP sink, a recording transport,
-//! config building and the repository's JSON Schema.
+//! Test helpers: a recording transport, config building and the
+//! repository's JSON Schema. The Segment-compatible endpoint is the kit's
+//! `flipt_testkit::SegmentSink`.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::config::TelemetryReporterConfig;
 use crate::sender::{SendError, SendFuture, Transport};
-use axum::body::Bytes;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use flipt_otel::ServiceTracing;
 use flipt_server::Config;
 use flipt_server::{Listeners, load_from};
 use segment::Message;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 /// Upper bound of every real-time wait.
-pub(crate) const WAIT: Duration = Duration::from_secs(10);
+pub(crate) use flipt_testkit::WAIT;
 
 /// `Basic base64("test-key:")`: the write key as user, empty password.
 pub(crate) const TEST_KEY_AUTH: &str = "Basic dGVzdC1rZXk6";
-
-/// One request the sink received.
-#[derive(Debug, Clone)]
-pub(crate) struct Received {
-    pub method: Method,
-    pub path: String,
-    pub authorization: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Bytes,
-}
-
-impl Received {
-    pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).expect("sink body is JSON")
-    }
-}
-
-/// How the sink answers.
-#[derive(Debug, Clone)]
-pub(crate) enum Answer {
-    Status(u16),
-    /// Accept the request, never answer.
-    Hang,
-}
-
-#[derive(Default)]
-struct SinkState {
-    received: Mutex<Vec<Received>>,
-    script: Mutex<VecDeque<Answer>>,
-    notify: Notify,
-}
-
-/// A Segment-compatible HTTP sink on 127.0.0.1:0. Answers from a script,
-/// then with the default answer.
-#[derive(Clone)]
-pub(crate) struct Sink {
-    pub addr: SocketAddr,
-    state: Arc<SinkState>,
-}
-
-impl Sink {
-    pub(crate) async fn start(default: Answer) -> Self {
-        let state = Arc::new(SinkState::default());
-        let default = Arc::new(Mutex::new(default));
-        // The default stays fixed for the sink's life; scripts go first.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind sink");
-        let addr = listener.local_addr().expect("sink addr");
-        let (handler_state, handler_default) = (state.clone(), default.clone());
-        let app = axum::Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let state = handler_state.clone();
-                let default = handler_default.clone();
-                async move {
-                    let header = |name: &str| {
-                        headers
-                            .get(name)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    };
-                    state.received.lock().expect("lock").push(Received {
-                        method,
-                        path: uri.path().to_owned(),
-                        authorization: header("authorization"),
-                        content_type: header("content-type"),
-                        body,
-                    });
-                    state.notify.notify_waiters();
-                    let scripted = state.script.lock().expect("lock").pop_front();
-                    let answer = scripted.unwrap_or_else(|| default.lock().expect("lock").clone());
-                    match answer {
-                        Answer::Status(code) => StatusCode::from_u16(code).expect("status code"),
-                        Answer::Hang => std::future::pending().await,
-                    }
-                }
-            },
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { addr, state }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Answers for the next requests, before the default applies.
-    pub(crate) fn script(&self, answers: impl IntoIterator<Item = Answer>) {
-        self.state.script.lock().expect("lock").extend(answers);
-    }
-
-    pub(crate) fn received(&self) -> Vec<Received> {
-        self.state.received.lock().expect("lock").clone()
-    }
-
-    /// Waits (bounded) until at least `n` requests arrived.
-    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Received> {
-        let wait = async {
-            loop {
-                let notified = self.state.notify.notified();
-                let received = self.received();
-                if received.len() >= n {
-                    return received;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(WAIT, wait)
-            .await
-            .unwrap_or_else(|_| panic!("sink did not get {n} requests within {WAIT:?}"))
-    }
-}
 
 /// A transport that records each message with the (Tokio) time it was sent.
 pub(crate) struct Recorder {
