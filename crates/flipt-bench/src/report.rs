@@ -165,9 +165,9 @@ impl Measured {
             p50_ms: outcome.quantile_ms(0.5),
             p99_ms: outcome.quantile_ms(0.99),
             p999_ms: outcome.quantile_ms(0.999),
-            requests: outcome.ok,
-            errors: outcome.errors,
-            first_error: outcome.first_error.clone(),
+            requests: outcome.tally.ok,
+            errors: outcome.tally.failed,
+            first_error: outcome.tally.first_failure.clone(),
             cpu_us_per_request,
         }
     }

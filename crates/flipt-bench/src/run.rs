@@ -165,8 +165,8 @@ async fn run_modes(
                 }
             }
             merge_peaks(&mut service_peaks, &service);
-            traced_requests += service.total;
-            expected_spans += service.total * scenario.spans_per_request(mode.near_cache());
+            traced_requests += service.tally.sent;
+            expected_spans += service.tally.sent * scenario.spans_per_request(mode.near_cache());
             let service = Measured::new(&service, &names(&services.processes()));
             let baseline = Measured::new(&baseline, &names(&chain.processes(hops)));
             let overall_ratio = if baseline.rps > 0.0 {
@@ -306,12 +306,12 @@ pub async fn alternate(
         };
         let slice = drive(scenario, baseline_side, settings).await?;
         let baseline_rps = slice.rps();
-        accumulate(&mut baseline, slice)?;
+        accumulate(&mut baseline, slice);
         let slice = drive(scenario, service_side, settings).await?;
         if baseline_rps > 0.0 {
             slice_ratios.push(slice.rps() / baseline_rps);
         }
-        accumulate(&mut service, slice)?;
+        accumulate(&mut service, slice);
     }
     let (Some(baseline), Some(service)) = (baseline, service) else {
         return Err(anyhow!("no load run"));
@@ -337,13 +337,10 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-fn accumulate(total: &mut Option<LoadOutcome>, slice: LoadOutcome) -> Result<()> {
+fn accumulate(total: &mut Option<LoadOutcome>, slice: LoadOutcome) {
     match total {
         Some(total) => total.merge(slice),
-        None => {
-            *total = Some(slice);
-            Ok(())
-        }
+        None => *total = Some(slice),
     }
 }
 
@@ -364,9 +361,10 @@ fn log_outcome(scenario: Scenario, what: &str, outcome: &LoadOutcome) {
         outcome.cpu_us_per_request(outcome.processes.first().map_or(0.0, |p| p.cpu_s)),
         outcome.cpu_us_per_request(outcome.processes.get(1).map_or(0.0, |p| p.cpu_s)),
         outcome.cpu_us_per_request(outcome.client_cpu_s),
-        outcome.errors,
+        outcome.tally.failed,
         outcome
-            .first_error
+            .tally
+            .first_failure
             .as_deref()
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()

@@ -6,7 +6,8 @@
 //! is installed, else memory) and `flipt-evaluation` from the directory of
 //! this executable on the demo flags, then drives gRPC Variant, Boolean
 //! and Batch calls and REST variant and snapshot requests together, two
-//! closed-loop tasks each, through the benchmark's load driver. RSS of each
+//! closed-loop workers each, through the workspace's one load driver
+//! (`flipt_loadgen::drive`, by way of [`crate::load`]). RSS of each
 //! service is read after a warm-up (allocator arenas and caches fill
 //! first) and at the end.
 
@@ -80,9 +81,9 @@ pub async fn soak(duration: Duration, flags: &Path) -> Result<()> {
     while let Some(joined) = drives.join_next().await {
         let (scenario, outcome) = joined.context("load task panicked")?;
         let outcome = outcome.with_context(|| scenario.label())?;
-        ok += outcome.ok;
-        errors += outcome.errors;
-        if let Some(error) = outcome.first_error {
+        ok += outcome.tally.ok;
+        errors += outcome.tally.failed;
+        if let Some(error) = outcome.tally.first_failure {
             writeln!(out, "{}: first error: {error}", scenario.label())?;
         }
     }

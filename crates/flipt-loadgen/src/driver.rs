@@ -1,15 +1,17 @@
-//! The load loop: discover flags, then send planned requests at a fixed
-//! rate until a request or time limit is reached or shutdown is asked for,
-//! printing a one-line summary now and then.
+//! The load generator's run: discover flags, then send planned requests at
+//! a fixed rate through the shared [`crate::drive`] until a request or time
+//! limit is reached or shutdown is asked for, printing a one-line summary
+//! now and then.
 
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use crate::LoadgenError;
+use crate::drive::{Outcome, Pace, Progress, Sender, Tally, Window, drive};
 use crate::plan::{Expect, Flag, Planner};
-use crate::target::{Outcome, Target};
+use crate::target::{Answer, Target};
 
 /// How often the flag list is refreshed from the snapshot endpoint.
 const REDISCOVER_EVERY: Duration = Duration::from_secs(60);
@@ -54,6 +56,17 @@ pub struct Stats {
     pub failed: u64,
 }
 
+impl Stats {
+    fn of(tally: &Tally) -> Self {
+        Self {
+            sent: tally.sent,
+            ok: tally.ok,
+            rejected: tally.rejected,
+            failed: tally.failed,
+        }
+    }
+}
+
 impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -77,11 +90,10 @@ pub async fn run(
     if !(config.rate.is_finite() && config.rate > 0.0) {
         return Err(LoadgenError::InvalidRate(config.rate));
     }
-    let mut target = Target::new(&config.grpc_url, &config.http_url)?;
+    let target = Target::new(&config.grpc_url, &config.http_url)?;
     let started = Instant::now();
     let deadline = config.duration.map(|d| started + d);
-    let mut planner = Planner::new(config.seed, config.error_every);
-    let mut stats = Stats::default();
+    let planner = Planner::new(config.seed, config.error_every);
     tokio::pin!(shutdown);
 
     let mut flags: Vec<Flag> = Vec::new();
@@ -102,71 +114,82 @@ pub async fn run(
                 return Err(LoadgenError::NoFlags(config.namespaces.clone()));
             }
             tokio::select! {
-                () = &mut shutdown => return Ok(stats),
+                () = &mut shutdown => return Ok(Stats::default()),
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
     }
 
-    let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / config.rate));
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut reported_at = Instant::now();
+    let sender = Mix {
+        target,
+        planner,
+        flags,
+        namespaces: config.namespaces,
+        discovered_at,
+    };
+    let window = Window {
+        until: deadline,
+        max_requests: config.max_requests,
+        ..Window::now()
+    };
     // Failures are summarised with the report, not logged one by one: at a
     // steady rate against a stopped service that would flood the log.
-    let mut last_failure: Option<String> = None;
-    loop {
-        if config.max_requests.is_some_and(|max| stats.sent >= max)
-            || deadline.is_some_and(|d| Instant::now() >= d)
-        {
-            break;
-        }
-        tokio::select! {
-            () = &mut shutdown => break,
-            _ = ticker.tick() => {}
-        }
-        if discovered_at.elapsed() >= REDISCOVER_EVERY {
-            // Keep the old list when the service is briefly unavailable.
-            if let Ok(found) = target.discover(&config.namespaces).await
-                && !found.is_empty()
-            {
-                flags = found;
-            }
-            discovered_at = Instant::now();
-        }
-        let Some(planned) = planner.next(&flags) else {
-            break;
-        };
-        stats.sent += 1;
-        match (target.send(&planned).await, planned.expect) {
-            (Outcome::Ok, Expect::Success) => stats.ok += 1,
-            (Outcome::NotFound, Expect::NotFound)
-            | (Outcome::InvalidArgument, Expect::InvalidArgument) => stats.rejected += 1,
-            (Outcome::Failed(reason), _) => {
-                stats.failed += 1;
-                last_failure = Some(reason);
-            }
-            (outcome, expect) => {
-                stats.failed += 1;
-                last_failure = Some(format!(
-                    "expected {expect:?}, got {outcome:?}: {:?}",
-                    planned.call
-                ));
-            }
-        }
-        if config
-            .report_every
-            .is_some_and(|every| reported_at.elapsed() >= every)
-        {
-            report(&stats, last_failure.take());
-            reported_at = Instant::now();
-        }
-    }
-    report(&stats, last_failure);
-    Ok(stats)
+    let mut print = report;
+    let progress = config.report_every.map(|every| Progress {
+        every,
+        report: &mut print,
+    });
+    let mut tally = drive(
+        Pace::Rate(config.rate),
+        vec![sender],
+        window,
+        shutdown,
+        progress,
+    )
+    .await;
+    report(&mut tally);
+    Ok(Stats::of(&tally))
 }
 
-fn report(stats: &Stats, last_failure: Option<String>) {
-    match last_failure {
+/// The load generator's [`Sender`]: the next request of the plan, over the
+/// flags found, sent to the target and checked against what was planned.
+struct Mix {
+    target: Target,
+    planner: Planner,
+    flags: Vec<Flag>,
+    namespaces: Vec<String>,
+    discovered_at: Instant,
+}
+
+impl Sender for Mix {
+    async fn send(&mut self, _seq: u64) -> Option<Outcome> {
+        if self.discovered_at.elapsed() >= REDISCOVER_EVERY {
+            // Keep the old list when the service is briefly unavailable.
+            if let Ok(found) = self.target.discover(&self.namespaces).await
+                && !found.is_empty()
+            {
+                self.flags = found;
+            }
+            self.discovered_at = Instant::now();
+        }
+        let planned = self.planner.next(&self.flags)?;
+        let outcome = match (self.target.send(&planned).await, planned.expect) {
+            (Answer::Ok, Expect::Success) => Outcome::Ok,
+            (Answer::NotFound, Expect::NotFound)
+            | (Answer::InvalidArgument, Expect::InvalidArgument) => Outcome::Rejected,
+            (Answer::Failed(reason), _) => Outcome::Failed(reason),
+            (answer, expect) => Outcome::Failed(format!(
+                "expected {expect:?}, got {answer:?}: {:?}",
+                planned.call
+            )),
+        };
+        Some(outcome)
+    }
+}
+
+fn report(tally: &mut Tally) {
+    let stats = Stats::of(tally);
+    match tally.take_last_failure() {
         Some(reason) => eprintln!("flipt-loadgen: {stats} last_failure={reason:?}"),
         None => eprintln!("flipt-loadgen: {stats}"),
     }

@@ -3,11 +3,13 @@
 //! * `flipt-loadgen` evaluates the flags of the running evaluation service
 //!   continuously at a modest rate, over gRPC and REST, with a small share
 //!   of deliberate client errors, so dashboards and trace search show
-//!   life in the compose stack ([`driver`], [`plan`], [`target`]).
+//!   life in the compose stack ([`driver`], [`plan`], [`target`]), through
+//!   the load driver that `flipt-bench` and its soak use too ([`drive`]).
 //! * `flipt-healthcheck` asks `grpc.health.v1` whether a service is
 //!   SERVING; the image's `HEALTHCHECK` and compose use it ([`health`]).
 
 pub mod cli;
+pub mod drive;
 pub mod driver;
 pub mod health;
 pub mod plan;

@@ -16,9 +16,9 @@ use crate::plan::{Call, Evaluation, Flag, FlagKind, Planned, Protocol};
 /// millisecond, so anything near this is a failure worth counting.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How one request ended.
+/// How the evaluation service answered one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Answer {
     /// Answered successfully.
     Ok,
     /// Answered "not found".
@@ -86,14 +86,14 @@ impl Target {
     }
 
     /// Sends one planned request and classifies the answer.
-    pub async fn send(&mut self, planned: &Planned) -> Outcome {
+    pub async fn send(&mut self, planned: &Planned) -> Answer {
         match planned.protocol {
             Protocol::Grpc => self.send_grpc(&planned.call).await,
             Protocol::Rest => self.send_rest(&planned.call).await,
         }
     }
 
-    async fn send_grpc(&mut self, call: &Call) -> Outcome {
+    async fn send_grpc(&mut self, call: &Call) -> Answer {
         let result = match call {
             Call::Single(evaluation) => {
                 let request = grpc_request(evaluation);
@@ -111,16 +111,16 @@ impl Target {
             }
         };
         match result {
-            Ok(()) => Outcome::Ok,
-            Err(status) if status.code() == Code::NotFound => Outcome::NotFound,
-            Err(status) if status.code() == Code::InvalidArgument => Outcome::InvalidArgument,
+            Ok(()) => Answer::Ok,
+            Err(status) if status.code() == Code::NotFound => Answer::NotFound,
+            Err(status) if status.code() == Code::InvalidArgument => Answer::InvalidArgument,
             Err(status) => {
-                Outcome::Failed(format!("grpc {:?}: {}", status.code(), status.message()))
+                Answer::Failed(format!("grpc {:?}: {}", status.code(), status.message()))
             }
         }
     }
 
-    async fn send_rest(&self, call: &Call) -> Outcome {
+    async fn send_rest(&self, call: &Call) -> Answer {
         let (path, body) = match call {
             Call::Single(evaluation) => {
                 let path = match evaluation.kind {
@@ -138,15 +138,13 @@ impl Target {
         };
         let url = format!("{}/evaluate/v1/{path}", self.http_base);
         match self.http.post(&url).json(&body).send().await {
-            Ok(response) if response.status().is_success() => Outcome::Ok,
-            Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
-                Outcome::NotFound
-            }
+            Ok(response) if response.status().is_success() => Answer::Ok,
+            Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => Answer::NotFound,
             Ok(response) if response.status() == reqwest::StatusCode::BAD_REQUEST => {
-                Outcome::InvalidArgument
+                Answer::InvalidArgument
             }
-            Ok(response) => Outcome::Failed(format!("rest {path}: HTTP {}", response.status())),
-            Err(error) => Outcome::Failed(format!("rest {path}: {error}")),
+            Ok(response) => Answer::Failed(format!("rest {path}: HTTP {}", response.status())),
+            Err(error) => Answer::Failed(format!("rest {path}: {error}")),
         }
     }
 }
