@@ -43,40 +43,6 @@ pub struct LoadConfig {
     pub seed: u64,
 }
 
-/// Counts of one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Requests sent.
-    pub sent: u64,
-    /// Answered successfully.
-    pub ok: u64,
-    /// Rejected as planned (missing flag, wrong flag type).
-    pub rejected: u64,
-    /// Failed, or answered other than planned.
-    pub failed: u64,
-}
-
-impl Stats {
-    fn of(tally: &Tally) -> Self {
-        Self {
-            sent: tally.sent,
-            ok: tally.ok,
-            rejected: tally.rejected,
-            failed: tally.failed,
-        }
-    }
-}
-
-impl std::fmt::Display for Stats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "sent={} ok={} rejected={} failed={}",
-            self.sent, self.ok, self.rejected, self.failed
-        )
-    }
-}
-
 /// Runs the load until a limit is reached or `shutdown` completes.
 ///
 /// Flag discovery is retried (every second) until the evaluation service
@@ -86,7 +52,7 @@ impl std::fmt::Display for Stats {
 pub async fn run(
     config: LoadConfig,
     shutdown: impl Future<Output = ()>,
-) -> Result<Stats, LoadgenError> {
+) -> Result<Tally, LoadgenError> {
     if !(config.rate.is_finite() && config.rate > 0.0) {
         return Err(LoadgenError::InvalidRate(config.rate));
     }
@@ -114,7 +80,7 @@ pub async fn run(
                 return Err(LoadgenError::NoFlags(config.namespaces.clone()));
             }
             tokio::select! {
-                () = &mut shutdown => return Ok(Stats::default()),
+                () = &mut shutdown => return Ok(Tally::default()),
                 () = tokio::time::sleep_until(wake) => {}
             }
         }
@@ -148,7 +114,7 @@ pub async fn run(
     )
     .await;
     report(&mut tally);
-    Ok(Stats::of(&tally))
+    Ok(tally)
 }
 
 /// The load generator's [`Sender`]: the next request of the plan, over the
@@ -188,9 +154,8 @@ impl Sender for Mix {
 }
 
 fn report(tally: &mut Tally) {
-    let stats = Stats::of(tally);
     match tally.take_last_failure() {
-        Some(reason) => eprintln!("flipt-loadgen: {stats} last_failure={reason:?}"),
-        None => eprintln!("flipt-loadgen: {stats}"),
+        Some(reason) => eprintln!("flipt-loadgen: {tally} last_failure={reason:?}"),
+        None => eprintln!("flipt-loadgen: {tally}"),
     }
 }

@@ -15,7 +15,8 @@ pub mod health;
 pub mod plan;
 pub mod target;
 
-pub use driver::{LoadConfig, Stats, run};
+pub use drive::Tally;
+pub use driver::{LoadConfig, run};
 
 /// Errors of the load generator and the health probe.
 #[derive(Debug, thiserror::Error)]

@@ -158,6 +158,17 @@ impl Tally {
     }
 }
 
+/// The counts, as `flipt-loadgen` prints them.
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sent={} ok={} rejected={} failed={}",
+            self.sent, self.ok, self.rejected, self.failed
+        )
+    }
+}
+
 /// A progress report: how often, and what to do with the tally so far.
 pub struct Progress<'a> {
     /// Interval between reports.
