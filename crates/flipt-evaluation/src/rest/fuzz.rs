@@ -1,6 +1,7 @@
 //! Fuzzing REST request decoding through the real router: whatever body a
-//! client sends, the answer is Flipt's error body with a 4xx/5xx status or a
-//! decoded request (never a panic or a hang), and every request that
+//! client sends, the answer is Flipt's error body with a 4xx/5xx status, or
+//! the empty answer of a batch that decoded to no requests (never a panic
+//! or a hang), and every request that
 //! protojson allows (camelCase or snake_case names, explicit nulls, unknown
 //! fields) decodes to the same message.
 //!
@@ -96,6 +97,22 @@ pub(crate) fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
+}
+
+/// The batch the fuzzer finds only by chance: no requests, so no flag state
+/// is needed even with the cache service down.
+#[test]
+fn a_batch_of_no_requests_is_answered_without_the_cache() {
+    for body in [&b"{}"[..], br#"{"a":1}"#, br#"{"requests":[]}"#] {
+        let (status, json) =
+            runtime().block_on(async { post(app(), "/evaluate/v1/batch", body.to_vec()).await });
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(json["responses"], serde_json::json!([]));
+        assert!(
+            !json["requestId"].as_str().unwrap_or_default().is_empty(),
+            "{json}"
+        );
+    }
 }
 
 /// Bodies that are JSON-shaped more often than random bytes would be.
@@ -198,7 +215,14 @@ proptest! {
     ) {
         let path = format!("/evaluate/v1/{endpoint}");
         let (status, json) = runtime().block_on(async { post(app(), &path, body).await });
-        assert_error_body(status, &json);
+        if status == StatusCode::OK {
+            // A batch of no requests (`{}`, or unknown fields only) needs
+            // no flag state, so it is answered, as Flipt does, with none.
+            assert_eq!(endpoint, "batch", "{json}");
+            assert_eq!(json["responses"], serde_json::json!([]), "{json}");
+        } else {
+            assert_error_body(status, &json);
+        }
     }
 
     #[test]
