@@ -81,6 +81,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # Prints the table and writes $(TARGET_DIR)/bench/report.json. Options go
 # through BENCH_ARGS, e.g. `make bench BENCH_ARGS="--duration 30s"`.
 bench: release
+	@tools/ensure-unleash-edge.sh
 	$(CARGO) bench -p flipt-core --bench engine -- --warm-up-time 1 --measurement-time 3
 	$(TARGET_DIR)/release/flipt-bench $(BENCH_ARGS)
 

@@ -170,7 +170,7 @@ pub async fn measure(options: &RunOptions) -> Result<Peer> {
             )
         )));
     };
-    let version = edge_version(&binary).await;
+    let version = edge_version(&binary);
     let dir = tempfile::tempdir().context("peer flag directory")?;
     let flags = dir.path().join("flags");
     std::fs::create_dir_all(&flags)?;
@@ -247,12 +247,19 @@ struct Edge {
     target: Target,
 }
 
-async fn edge_version(binary: &Path) -> String {
-    let output = Command::new(binary).arg("--version").output().await;
-    output
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .and_then(|v| v.split_whitespace().last().map(str::to_owned))
+/// Edge's version, as `cargo install` recorded it next to the binary
+/// (`<root>/.crates.toml`; Edge has no `--version` flag).
+fn edge_version(binary: &Path) -> String {
+    binary
+        .parent()
+        .and_then(Path::parent)
+        .and_then(|root| std::fs::read_to_string(root.join(".crates.toml")).ok())
+        .and_then(|installed| {
+            installed.lines().find_map(|line| {
+                let mut words = line.trim_start_matches('"').split_whitespace();
+                (words.next() == Some("unleash-edge")).then(|| words.next().map(str::to_owned))?
+            })
+        })
         .unwrap_or_else(|| "(version unknown)".to_owned())
 }
 
@@ -268,7 +275,14 @@ async fn start_edge(binary: &Path, features: &Path) -> Result<Edge> {
         .arg("offline")
         .arg("--bootstrap-file")
         .arg(features)
-        .args(["--tokens", EDGE_TOKEN])
+        // Offline Edge accepts the tokens it is given: as a frontend token
+        // for `/api/frontend` (and as a client token, as Edge's docs start it).
+        .args([
+            "--frontend-tokens",
+            EDGE_TOKEN,
+            "--client-tokens",
+            EDGE_TOKEN,
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -324,5 +338,18 @@ mod tests {
         assert!(flipt.contains(r#""plan":"pro""#) && edge.contains(r#""plan":"pro""#));
         let features: serde_json::Value = serde_json::from_str(EDGE_FEATURES).expect("json");
         assert_eq!(features["features"][0]["name"], "checkout-button");
+    }
+
+    #[test]
+    fn the_version_is_read_from_what_cargo_install_recorded() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let binary = root.path().join("bin/unleash-edge");
+        assert_eq!(edge_version(&binary), "(version unknown)");
+        std::fs::write(
+            root.path().join(".crates.toml"),
+            "[v1]\n\"other 1.0.0 (registry)\" = [\"other\"]\n\"unleash-edge 20.1.0 (registry)\" = [\"unleash-edge\"]\n",
+        )
+        .expect("write");
+        assert_eq!(edge_version(&binary), "20.1.0");
     }
 }
