@@ -17,7 +17,7 @@ help:
 	@echo "make test-compose  docker compose build + up of the stack on a real Docker Engine"
 	@echo "make lint   rustfmt check and clippy with warnings denied"
 	@echo "make build  build every crate and test"
-	@echo "make bench  load benchmark against an echo-chain baseline (about 8 minutes)"
+	@echo "make bench  load benchmark against echo baselines and Unleash Edge (about 15 minutes; the first run installs Edge, 15 more)"
 
 build:
 	$(CARGO) build --workspace --all-targets
