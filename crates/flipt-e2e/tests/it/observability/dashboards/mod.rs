@@ -4,11 +4,14 @@
 //! (panel targets, annotations, variable queries) runs through Prometheus'
 //! HTTP API with the variables substituted, and must parse and return data.
 //!
+//! The README's alert queries run there too (see [`alerts`]).
+//!
 //! Each panel runs twice: with the variables at their defaults ("All")
 //! and with real values read from Prometheus like Grafana's variable
 //! drop-downs (preferring the flag and service the drive exercises fully).
 //! Failures name dashboard, panel, target and values.
 
+mod alerts;
 mod drive;
 pub(crate) mod grafana;
 mod prometheus;
@@ -136,6 +139,7 @@ async fn every_dashboard_query_returns_data_from_a_live_prometheus() {
         check_dashboard(&prometheus, dashboard, &builtins, start, end, &mut failures).await;
     }
 
+    alerts::check_readme_alerts(&prometheus, end, &mut failures).await;
     readme_lists_every_metric(&[
         &stack.evaluation.registry,
         &stack.cache.registry,
