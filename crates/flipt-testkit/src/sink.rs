@@ -5,12 +5,14 @@
 //! and never reads them, which also stands in for a gRPC peer that never
 //! answers.
 //!
-//! It speaks just enough HTTP/1.1 for one request per connection (headers,
-//! then `content-length` bytes) and answers with `connection: close`, so
-//! each retry of a client arrives on a connection of its own.
+//! Each connection is served by hyper's HTTP/1.1 server, and every answer
+//! says `connection: close`, so each retry of a client arrives on a
+//! connection of its own. Dropping the sink closes every connection,
+//! hanging ones included.
 
 use std::{
     collections::VecDeque,
+    convert::Infallible,
     net::SocketAddr,
     sync::{
         Arc, Mutex,
@@ -19,8 +21,15 @@ use std::{
 };
 
 use anyhow::{Result, bail};
+use http_body_util::{BodyExt as _, Full};
+use hyper::{
+    Request, Response, StatusCode,
+    body::{Bytes, Incoming},
+    header,
+    service::service_fn,
+};
+use hyper_util::rt::TokioIo;
 use tokio::{
-    io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
     sync::Notify,
     task::JoinSet,
@@ -44,7 +53,7 @@ pub struct Received {
     pub method: String,
     /// Request path, without the query.
     pub path: String,
-    /// Header names lowercased, in the order received.
+    /// Header names (lowercase) and values, as received.
     pub headers: Vec<(String, String)>,
     /// The body, `content-length` bytes.
     pub body: Vec<u8>,
@@ -181,7 +190,7 @@ impl SegmentSink {
                 let state = shared.clone();
                 connections.spawn(async move {
                     match default {
-                        Some(default) => serve_one(stream, &state, default).await,
+                        Some(default) => serve_one(stream, state, default).await,
                         // Held open, never read or answered.
                         None => hold(stream).await,
                     }
@@ -205,66 +214,52 @@ impl Drop for SegmentSink {
     }
 }
 
-async fn serve_one(mut stream: TcpStream, state: &State, default: Answer) {
-    let Some(request) = read_request(&mut stream).await else {
-        return;
-    };
-    state.record(request);
+async fn serve_one(stream: TcpStream, state: Arc<State>, default: Answer) {
+    let service = service_fn(move |request| answer(Arc::clone(&state), default, request));
+    // The connection ends with the client, or with the sink.
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// Records `request`, then answers it as scripted.
+async fn answer(
+    state: Arc<State>,
+    default: Answer,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    // A body cut short by the client is recorded as far as it came.
+    let body = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes().to_vec())
+        .unwrap_or_default();
+    state.record(Received {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect(),
+        body,
+    });
     match state.answer(default) {
-        Answer::Status(code) => {
-            let head = format!(
-                "HTTP/1.1 {code} \r\ncontent-type: application/json\r\n\
-                 content-length: 2\r\nconnection: close\r\n\r\n{{}}"
-            );
-            let _ = stream.write_all(head.as_bytes()).await;
-        }
-        Answer::Hang => hold(stream).await,
+        Answer::Status(code) => Ok(Response::builder()
+            .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONNECTION, "close")
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap_or_default()),
+        Answer::Hang => std::future::pending().await,
     }
 }
 
 async fn hold(stream: TcpStream) {
     std::future::pending::<()>().await;
     drop(stream);
-}
-
-/// Reads one HTTP/1.1 request: headers, then `content-length` bytes.
-async fn read_request(stream: &mut TcpStream) -> Option<Received> {
-    let mut buffer = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let Ok(Ok(n)) = tokio::time::timeout(WAIT, stream.read(&mut chunk)).await else {
-            return None;
-        };
-        if n == 0 {
-            return None;
-        }
-        buffer.extend_from_slice(&chunk[..n]);
-        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
-            continue;
-        };
-        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-        let mut lines = head.split("\r\n");
-        let mut request_line = lines.next().unwrap_or_default().split(' ');
-        let method = request_line.next().unwrap_or_default().to_owned();
-        let target = request_line.next().unwrap_or_default();
-        let path = target.split('?').next().unwrap_or_default().to_owned();
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|line| line.split_once(':'))
-            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
-            .collect();
-        let length: usize = headers
-            .iter()
-            .find(|(name, _)| name == "content-length")
-            .and_then(|(_, value)| value.parse().ok())
-            .unwrap_or(0);
-        let body_start = end + 4;
-        if buffer.len() >= body_start + length {
-            return Some(Received {
-                method,
-                path,
-                headers,
-                body: buffer[body_start..body_start + length].to_vec(),
-            });
-        }
-    }
 }
