@@ -172,21 +172,64 @@ impl Prometheus {
         start: f64,
         end: f64,
     ) -> Result<Vec<Value>, String> {
-        let request = if instant {
-            self.http
-                .post(format!("{}/api/v1/query", self.url))
-                .form(&[("query", expr.to_owned()), ("time", format!("{end:.3}"))])
+        let data = if instant {
+            self.api(
+                "query",
+                &[("query", expr.to_owned()), ("time", format!("{end:.3}"))],
+            )
+            .await?
         } else {
-            self.http
-                .post(format!("{}/api/v1/query_range", self.url))
-                .form(&[
+            self.api(
+                "query_range",
+                &[
                     ("query", expr.to_owned()),
                     ("start", format!("{start:.3}")),
                     ("end", format!("{end:.3}")),
                     ("step", "1".to_owned()),
-                ])
+                ],
+            )
+            .await?
         };
-        let body: Value = request
+        Ok(data["result"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Label values of `label` on the series matching `selector` in
+    /// `[start, end]`: what Grafana's `label_values(selector, label)` lists.
+    pub async fn label_values(
+        &self,
+        selector: &str,
+        label: &str,
+        start: f64,
+        end: f64,
+    ) -> Result<Vec<String>, String> {
+        let data = self
+            .api(
+                "series",
+                &[
+                    ("match[]", selector.to_owned()),
+                    ("start", format!("{start:.3}")),
+                    ("end", format!("{end:.3}")),
+                ],
+            )
+            .await?;
+        let mut values: Vec<String> = data
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|series| series[label].as_str().map(str::to_owned))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
+    }
+
+    /// POSTs `form` to `/api/v1/<endpoint>` and returns the answer's `data`,
+    /// or Prometheus' error type and message.
+    async fn api(&self, endpoint: &str, form: &[(&str, String)]) -> Result<Value, String> {
+        let body: Value = self
+            .http
+            .post(format!("{}/api/v1/{endpoint}", self.url))
+            .form(form)
             .send()
             .await
             .map_err(|e| format!("request failed: {e}"))?
@@ -200,47 +243,7 @@ impl Prometheus {
                 body["error"].as_str().unwrap_or("?")
             ));
         }
-        Ok(body["data"]["result"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default())
-    }
-
-    /// Label values of `label` on the series matching `selector` in
-    /// `[start, end]`: what Grafana's `label_values(selector, label)` lists.
-    pub async fn label_values(
-        &self,
-        selector: &str,
-        label: &str,
-        start: f64,
-        end: f64,
-    ) -> Result<Vec<String>, String> {
-        let body: Value = self
-            .http
-            .post(format!("{}/api/v1/series", self.url))
-            .form(&[
-                ("match[]", selector.to_owned()),
-                ("start", format!("{start:.3}")),
-                ("end", format!("{end:.3}")),
-            ])
-            .send()
-            .await
-            .map_err(|e| format!("request failed: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("answer is not JSON: {e}"))?;
-        if body["status"] != "success" {
-            return Err(body["error"].as_str().unwrap_or("?").to_owned());
-        }
-        let mut values: Vec<String> = body["data"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|series| series[label].as_str().map(str::to_owned))
-            .collect();
-        values.sort();
-        values.dedup();
-        Ok(values)
+        Ok(body["data"].clone())
     }
 
     /// Stops Prometheus.
